@@ -1,0 +1,109 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mau.fi/util/dbutil"
+)
+
+// Inbound is a message a gateway handed over, as received.
+type Inbound struct {
+	Gateway    string
+	Key        string
+	Recipient  string // Matrix user ID the message is for
+	Body       []byte // the CPIM message octets as received, so it can be parsed again after a restart
+	ReceivedAt time.Time
+	// DeliveredAt is zero while the message has not reached Matrix yet.
+	DeliveredAt time.Time
+}
+
+// InboundQuery reads and writes cpim_inbound.
+type InboundQuery struct {
+	db       *dbutil.Database
+	bridgeID string
+}
+
+const (
+	insertInboundQuery = `
+		INSERT INTO cpim_inbound (bridge_id, gateway, idem_key, recipient, body, received_at)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (bridge_id, gateway, idem_key) DO NOTHING
+	`
+	markInboundDeliveredQuery = `
+		UPDATE cpim_inbound SET delivered_at=$4 WHERE bridge_id=$1 AND gateway=$2 AND idem_key=$3
+	`
+	getPendingInboundQuery = `
+		SELECT gateway, idem_key, recipient, body, received_at, delivered_at FROM cpim_inbound
+		WHERE bridge_id=$1 AND delivered_at IS NULL ORDER BY received_at, idem_key
+	`
+	getInboundQuery = `
+		SELECT gateway, idem_key, recipient, body, received_at, delivered_at FROM cpim_inbound
+		WHERE bridge_id=$1 AND gateway=$2 AND idem_key=$3
+	`
+	deleteExpiredInboundQuery = `
+		DELETE FROM cpim_inbound WHERE bridge_id=$1 AND delivered_at IS NOT NULL AND received_at<$2
+	`
+)
+
+// Insert stores a newly accepted message. It reports false, without error, when the gateway already
+// handed over a message with the same key: that is a retry, and the first copy stands.
+func (q *InboundQuery) Insert(ctx context.Context, in *Inbound) (bool, error) {
+	res, err := q.db.Exec(ctx, insertInboundQuery, q.bridgeID, in.Gateway, in.Key, in.Recipient, in.Body, in.ReceivedAt.UnixMilli())
+	if err != nil {
+		return false, fmt.Errorf("store inbound message: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store inbound message: %w", err)
+	}
+	return n == 1, nil
+}
+
+// MarkDelivered records that the message reached Matrix.
+func (q *InboundQuery) MarkDelivered(ctx context.Context, gateway, key string, at time.Time) error {
+	_, err := q.db.Exec(ctx, markInboundDeliveredQuery, q.bridgeID, gateway, key, at.UnixMilli())
+	return err
+}
+
+// Get returns one message, or nil if there is none.
+func (q *InboundQuery) Get(ctx context.Context, gateway, key string) (*Inbound, error) {
+	in, err := scanInbound(q.db.QueryRow(ctx, getInboundQuery, q.bridgeID, gateway, key))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return in, err
+}
+
+// Pending returns the accepted messages that have not reached Matrix, oldest first.
+func (q *InboundQuery) Pending(ctx context.Context) ([]*Inbound, error) {
+	rows, err := q.db.Query(ctx, getPendingInboundQuery, q.bridgeID)
+	return dbutil.NewRowIterWithError(rows, scanInbound, err).AsList()
+}
+
+// DeleteExpired forgets delivered messages received before cutoff; after that a gateway retry with
+// the same key would be taken as a new message, so cutoff is the idempotency window.
+func (q *InboundQuery) DeleteExpired(ctx context.Context, cutoff time.Time) (int64, error) {
+	res, err := q.db.Exec(ctx, deleteExpiredInboundQuery, q.bridgeID, cutoff.UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func scanInbound(row dbutil.Scannable) (*Inbound, error) {
+	var in Inbound
+	var received int64
+	var delivered sql.NullInt64
+	if err := row.Scan(&in.Gateway, &in.Key, &in.Recipient, &in.Body, &received, &delivered); err != nil {
+		return nil, err
+	}
+	in.ReceivedAt = time.UnixMilli(received)
+	if delivered.Valid {
+		in.DeliveredAt = time.UnixMilli(delivered.Int64)
+	}
+	return &in, nil
+}
