@@ -353,6 +353,9 @@ func (p *Parser) parse(b []byte, mode int) (*Message, error) {
 	contentLine := sc.line + 1
 	fs, sawBlank, err := sc.fields(blk.fields[:0:len(blk.fields)])
 	if err != nil {
+		if se, ok := err.(*SyntaxError); ok && se.Err == nil && hasContentHeader(m.Headers) {
+			se.Msg += " (in the content headers: is the blank line after the message headers missing?)"
+		}
 		return nil, err
 	}
 	if len(fs) > 0 {
@@ -609,4 +612,15 @@ func subjectLang(ps []Param) (Subject, bool) {
 		return Subject{Lang: ps[0].Value}, true
 	}
 	return Subject{}, false
+}
+
+// hasContentHeader reports whether a MIME Content-* header was read as a
+// message header, the sign of a missing separator line.
+func hasContentHeader(hs []Header) bool {
+	for i := range hs {
+		if hs[i].Prefix == "" && len(hs[i].Name) > 8 && strings.EqualFold(hs[i].Name[:8], "content-") {
+			return true
+		}
+	}
+	return false
 }
