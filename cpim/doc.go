@@ -40,12 +40,12 @@
 //
 // Both modes reject what cannot be read safely: control characters and
 // invalid UTF-8 in message headers, folded message headers, bare CR.
-// Lenient parsing rewrites what it repaired into strict form in Headers,
-// so that the output of AppendTo is always strict, CRLF-terminated
-// RFC 3862 (a repeated From or DateTime and non-canonical escapes in
-// extension headers are kept as they are: changing them would change the
-// message). Both modes bound line length, header count and body size
-// (Parser fields); exceeding a bound returns an error wrapping ErrTooLarge.
+// Lenient parsing rewrites what it repaired into strict form in Headers
+// (canonical names, spacing, escapes, Formal-names), so that the output of
+// AppendTo is strict, CRLF-terminated RFC 3862; only a repeated From or
+// DateTime is kept as it is, since dropping it would lose data. Both modes
+// bound line length, header count and body size (Parser fields);
+// exceeding a bound returns an error wrapping ErrTooLarge.
 //
 // # Preservation
 //

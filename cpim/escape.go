@@ -148,46 +148,88 @@ func Unescape(s string) string {
 	}
 	b := make([]byte, 0, len(s))
 	b = append(b, s[:i]...)
-	for ; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' {
-			b = append(b, c)
+	for i < len(s) {
+		if s[i] != '\\' {
+			b = append(b, s[i])
+			i++
 			continue
 		}
 		if i+1 == len(s) {
 			break // §2.3.1: an isolated trailing backslash is ignored
 		}
-		i++
-		switch c = s[i]; c {
-		case 'b':
-			b = append(b, '\b')
-		case 't':
-			b = append(b, '\t')
-		case 'n':
-			b = append(b, '\n')
-		case 'r':
-			b = append(b, '\r')
-		case 'u':
-			r, ok := hex4(s[i+1:])
-			if !ok {
-				b = append(b, 'u')
-				continue
+		var r rune
+		r, i = nextEscape(s, i)
+		b = utf8.AppendRune(b, r)
+	}
+	return string(b)
+}
+
+// nextEscape decodes the escape whose backslash is s[i], i+1 < len(s), and
+// returns the character and the index after the escape.
+func nextEscape(s string, i int) (rune, int) {
+	switch c := s[i+1]; c {
+	case 'b':
+		return '\b', i + 2
+	case 't':
+		return '\t', i + 2
+	case 'n':
+		return '\n', i + 2
+	case 'r':
+		return '\r', i + 2
+	case 'u':
+		r, ok := hex4(s[i+2:])
+		if !ok {
+			return 'u', i + 2
+		}
+		if !utf16.IsSurrogate(rune(r)) {
+			return rune(r), i + 6
+		}
+		if r2, ok := hex4Escape(s[i+6:]); ok {
+			if p := utf16.DecodeRune(rune(r), rune(r2)); p != utf8.RuneError {
+				return p, i + 12
 			}
-			i += 4
-			if utf16.IsSurrogate(rune(r)) {
-				if r2, ok := hex4Escape(s[i+1:]); ok {
-					if p := utf16.DecodeRune(rune(r), rune(r2)); p != utf8.RuneError {
-						b = utf8.AppendRune(b, p)
-						i += 6
-						continue
-					}
-				}
-				b = utf8.AppendRune(b, utf8.RuneError)
-				continue
-			}
-			b = utf8.AppendRune(b, rune(r))
+		}
+		return utf8.RuneError, i + 6
+	default:
+		if c < utf8.RuneSelf {
+			return rune(c), i + 2
+		}
+		r, n := utf8.DecodeRuneInString(s[i+1:])
+		return r, i + 1 + n
+	}
+}
+
+// canonEscapes rewrites the escapes of a raw header value into the form
+// RFC 3862 §2.3.1 prescribes without changing what it decodes to: a \u
+// escape of a non-control becomes the character itself (\" \' \\ for
+// those three), of BS, TAB, LF, CR the short form; an unknown escape
+// becomes the character after the backslash; a trailing lone backslash
+// goes.
+func canonEscapes(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); {
+		if s[i] != '\\' {
+			b = append(b, s[i])
+			i++
+			continue
+		}
+		if i+1 == len(s) {
+			break
+		}
+		if c := s[i+1]; c == '\\' || c == '"' || c == '\'' {
+			b = append(b, '\\', c)
+			i += 2
+			continue
+		}
+		var r rune
+		r, i = nextEscape(s, i)
+		switch {
+		case r < 0x80 && isCTL(byte(r)):
+			b = appendCTLEscape(b, byte(r))
+		case r == '\\' || r == '"' || r == '\'':
+			b = append(b, '\\', byte(r))
 		default:
-			b = append(b, c)
+			b = utf8.AppendRune(b, r)
 		}
 	}
 	return string(b)

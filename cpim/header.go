@@ -159,6 +159,9 @@ func parseHeaderLine(line string, lenient bool, blk *msgBlock) (h Header, msg st
 	if msg = valueProblem(v, lenient); msg != "" {
 		return h, msg
 	}
+	if lenient && checkEscapes(v) != "" {
+		v = canonEscapes(v)
+	}
 	h.Value = v
 	return h, ""
 }
@@ -221,6 +224,10 @@ func parseParams(line string, i int, lenient bool, blk *msgBlock) ([]Param, int,
 				return nil, i, msg
 			}
 			p.Value = line[i : i+end+1]
+			i += len(p.Value)
+			if lenient && checkEscapes(p.Value) != "" {
+				p.Value = canonEscapes(p.Value)
+			}
 		} else {
 			j = i
 			for j < len(line) && isTokenChar(line[j]) {
@@ -230,8 +237,8 @@ func parseParams(line string, i int, lenient bool, blk *msgBlock) ([]Param, int,
 				return nil, i, "parameter " + p.Name + " has an empty value"
 			}
 			p.Value = line[i:j]
+			i = j
 		}
-		i += len(p.Value)
 		if !utf8.ValidString(p.Value) {
 			return nil, i, "parameter value is not valid UTF-8"
 		}
