@@ -100,6 +100,7 @@ func (m *Message) walk(yield func(item)) {
 		kinds = make([]uint8, 0, len(m.Headers))
 	}
 	var count [nKinds]int
+	lastNS := -1
 	reqNames, reqEqual := 0, true
 	for i := range m.Headers {
 		h := &m.Headers[i]
@@ -109,6 +110,9 @@ func (m *Message) walk(yield func(item)) {
 				reqEqual = reqEqual && reqNames < len(m.Require) && m.Require[reqNames] == name
 				reqNames++
 			})
+		}
+		if k == kNS {
+			lastNS = i
 		}
 		if eq {
 			kinds = append(kinds, uint8(k)|eqBit)
@@ -139,7 +143,9 @@ func (m *Message) walk(yield func(item)) {
 			defSwitch = ns.Prefix == ""
 		}
 		for kk := kFrom; kk < nKinds; kk++ {
-			if count[kk] == 0 && !flushed[kk] && (kk < rank || defSwitch) {
+			// Require refers to prefixes: it goes after the last NS line.
+			after := kk != kRequire || i > lastNS
+			if count[kk] == 0 && !flushed[kk] && (after && kk < rank || defSwitch) {
 				pending(kk, 0, "")
 				flushed[kk] = true
 			}

@@ -78,9 +78,11 @@ type Content struct {
 //     From or DateTime, which the typed fields cannot hold and which are
 //     kept as they are.
 //   - typed values without a header are inserted after the last header of
-//     their kind, or, if there is none, in the order From, To, cc,
-//     DateTime, Subject, NS, Require before the extension headers (and
-//     before any NS line that changes the default namespace).
+//     their kind or, if there is none, before the first header that comes
+//     later in the order From, To, cc, DateTime, Subject, NS, Require,
+//     extension headers; Require also after the last NS line. In any case
+//     before an NS line that changes the default namespace, so that their
+//     unprefixed names still mean the RFC 3862 headers.
 //   - a header whose name is one of those but whose value does not decode
 //     is treated as an extension header.
 //
@@ -180,17 +182,34 @@ func (m *Message) declare(ns, prefix string) {
 	// Rebinding a prefix or switching the default namespace is positional
 	// (§3.4), so the declaration must sit right before the new header.
 	m.SyncHeaders()
-	m.NS = append(m.NS, d)
+	if prefix == "" && ns != HeaderNamespace && m.cpimPrefix() == "" {
+		// Once the default namespace is another, NS lines can only be
+		// named through a prefix bound to ours: keep one.
+		p := "cpim"
+		for n := 1; ; n++ {
+			if _, used := lookupPrefix(m.NS, p); !used {
+				break
+			}
+			p = "cpim" + strconv.Itoa(n)
+		}
+		m.appendNS(Namespace{Prefix: p, URI: HeaderNamespace})
+	}
+	m.appendNS(d)
+}
+
+// appendNS appends an NS header for d at the end of Headers (and to the
+// typed NS list), named so that it resolves to the RFC 3862 NS header.
+func (m *Message) appendNS(d Namespace) {
 	h := Header{Name: "NS", NS: HeaderNamespace, Value: string(appendNS(nil, d))}
-	if def, _ := lookupPrefix(m.NS[:len(m.NS)-1], ""); def != HeaderNamespace {
-		// The default namespace is not ours: name NS through a prefix.
+	if def, _ := lookupPrefix(m.NS, ""); def != HeaderNamespace {
 		h.Prefix = m.cpimPrefix()
 	}
+	m.NS = append(m.NS, d)
 	m.Headers = append(m.Headers, h)
 }
 
 // cpimPrefix returns a prefix bound to HeaderNamespace at the end of the
-// headers, declaring one if needed.
+// headers, or "".
 func (m *Message) cpimPrefix() string {
 	for i := len(m.NS) - 1; i >= 0; i-- {
 		if p := m.NS[i].Prefix; p != "" && m.NS[i].URI == HeaderNamespace {
