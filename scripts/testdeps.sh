@@ -138,6 +138,7 @@ install_synapse() {
 	chroot "$build" python3 -c 'import synapse.app.homeserver' ||
 		die "synapse does not import inside the chroot"
 
+	# shellcheck disable=SC2016 # a dpkg-query format, not a shell expansion
 	chroot "$build" dpkg-query -W -f='${Version}\n' matrix-synapse >"$build/$SYNAPSE_MARKER"
 	mv "$build" "$SYNAPSE_ROOT"
 	log "synapse $(cat "$SYNAPSE_ROOT/$SYNAPSE_MARKER") ready in $SYNAPSE_ROOT ($((SECONDS - started))s)"

@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 
@@ -186,4 +188,13 @@ func synapseSigningKey() []byte {
 	seed := make([]byte, ed25519.SeedSize)
 	rand.Read(seed)
 	return []byte("ed25519 tesths " + base64.RawStdEncoding.EncodeToString(seed) + "\n")
+}
+
+// portOf returns the port of a host:port address.
+func portOf(addr string) (int, error) {
+	_, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(p)
 }

@@ -24,7 +24,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -78,8 +77,9 @@ type Server struct {
 }
 
 // New picks the homeserver kind from EnvKind, checks it is installed, and
-// reserves a loopback port for it. The port stays bound until Start, so
-// nothing else on the machine can take it in between.
+// reserves a loopback port for it. The port stays bound until Start, which
+// frees it only just before the homeserver binds it, so that the bridge's
+// configuration can name the URL first.
 func New(t testing.TB) *Server {
 	t.Helper()
 	kind := Kind(os.Getenv(EnvKind))
@@ -344,13 +344,4 @@ func randomHex(n int) string {
 // UserID is the Matrix user ID of localpart on this server.
 func (s *Server) UserID(localpart string) id.UserID {
 	return id.NewUserID(localpart, s.ServerName)
-}
-
-// portOf returns the port of a host:port address.
-func portOf(addr string) (int, error) {
-	_, p, err := net.SplitHostPort(addr)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(p)
 }
