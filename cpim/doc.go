@@ -42,8 +42,9 @@
 // invalid UTF-8 in message headers, folded message headers, bare CR.
 // Lenient parsing rewrites what it repaired into strict form in Headers
 // (canonical names, spacing, escapes, Formal-names), so that the output of
-// AppendTo is strict, CRLF-terminated RFC 3862; only a repeated From or
-// DateTime is kept as it is, since dropping it would lose data. Both modes
+// AppendTo is strict, CRLF-terminated RFC 3862, except for what cannot be
+// repaired without dropping or inventing data: a repeated From or
+// DateTime, an undeclared prefix, a missing content Content-Type. Both modes
 // bound line length, header count and body size (Parser fields);
 // exceeding a bound returns an error wrapping ErrTooLarge.
 //
