@@ -129,7 +129,7 @@ func parseAddressLenient(v string) (Address, string) {
 			if strings.ContainsAny(v, " \t") || checkURI(v, true) != "" {
 				return a, "address has no <URI>"
 			}
-			a.URI = v
+			a.URI = repairURI(v)
 			return a, ""
 		}
 		a.Name = Unescape(trimWS(v[:lt]))
@@ -152,6 +152,7 @@ func parseAddressLenient(v string) (Address, string) {
 	if msg := checkURI(a.URI, true); msg != "" {
 		return a, msg
 	}
+	a.URI = repairURI(a.URI)
 	return a, ""
 }
 
@@ -177,6 +178,32 @@ func stringEnd(s string, lenient bool) (int, string) {
 	return 0, "unterminated quoted string"
 }
 
+// repairURI percent-encodes what a leniently accepted URI has that an
+// absolute URI may not: non-ASCII octets (as RFC 3987 §3.1 maps an IRI to
+// a URI), a "%" not starting an escape, and other characters RFC 3986
+// excludes.
+func repairURI(s string) string {
+	n := schemeLen(s)
+	if checkURI(s, false) == "" || n == 0 {
+		return s
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(s)+8)
+	b = append(b, s[:n+1]...)
+	for i := n + 1; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+			b = append(b, c)
+		case class[c]&cURI == 0 || c == '%':
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		default:
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}
+
 // checkURI checks that s is an absolute URI (RFC 3862 §3.6 refers to RFC
 // 2396 absoluteURI; RFC 3986 absolute-URI is the same set): a scheme,
 // ":", and only URI characters with well-formed percent-encoding; no
@@ -190,8 +217,11 @@ func checkURI(s string, lenient bool) string {
 	for i := n + 1; i < len(s); i++ {
 		c := s[i]
 		if lenient {
-			if isCTL(c) || c == ' ' || c == '<' || c == '>' || c == '"' {
-				return "invalid character in URI"
+			switch {
+			case isCTL(c) || c == ' ' || c == '<' || c == '>' || c == '"':
+				return "invalid character " + quoteByte(c) + " in URI"
+			case c == '#':
+				return "URI has a fragment"
 			}
 			continue
 		}

@@ -37,8 +37,11 @@ func TestParseAddress(t *testing.T) {
 		{"", nil, nil},
 		{`"unterminated <` + u + ">", nil, nil},
 		{"<im:a b@example.com>", nil, nil},
-		{"<im:a@b.com#frag>", nil, &Address{"", "im:a@b.com#frag"}},
-		{"<im:a%zz@b.com>", nil, &Address{"", "im:a%zz@b.com"}},
+		{"<im:a@b.com#frag>", nil, nil},
+		// Leniently accepted URIs are repaired by percent-encoding.
+		{"<im:a%zz@b.com>", nil, &Address{"", "im:a%25zz@b.com"}},
+		{"<sip:jürgen@example.com>", nil, &Address{"", "sip:j%C3%BCrgen@example.com"}},
+		{"sip:a{b}@x", nil, &Address{"", "sip:a%7Bb%7D@x"}},
 		{"\"ctl\x01\"<" + u + ">", nil, nil},
 	}
 	for _, tt := range tests {

@@ -307,10 +307,10 @@ func parseNS(v string, lenient bool) (Namespace, string) {
 		ns.URI = trimWS(ns.URI)
 	}
 	if msg := checkURI(ns.URI, lenient); msg != "" {
-		return ns, "namespace " + msg
+		return ns, "namespace " + msg + " (RFC 3862 §3.4)"
 	}
-	if strings.IndexByte(ns.URI, '#') >= 0 {
-		return ns, "namespace URI has a fragment (RFC 3862 §3.4)"
+	if lenient {
+		ns.URI = repairURI(ns.URI)
 	}
 	return ns, ""
 }
