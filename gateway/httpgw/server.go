@@ -41,7 +41,6 @@ type Options struct {
 }
 
 type handler struct {
-	gws         []gateway.Config
 	creds       []credential
 	localDomain string
 	acc         gateway.Acceptor
@@ -52,10 +51,9 @@ type handler struct {
 
 // NewHandler returns the receiving end of the HTTP binding (docs/http-binding.md) for the HTTP
 // gateways among gws, delivering to users of the im: domain localDomain through acc. It serves
-// one endpoint; mount it with Pattern.
+// one endpoint; mount it with Pattern. Inbound.Gateway points into gws.
 func NewHandler(gws []gateway.Config, localDomain string, acc gateway.Acceptor, opts Options) http.Handler {
 	h := &handler{
-		gws:         append([]gateway.Config(nil), gws...),
 		localDomain: localDomain,
 		acc:         acc,
 		maxBody:     opts.MaxBody,
@@ -71,8 +69,8 @@ func NewHandler(gws []gateway.Config, localDomain string, acc gateway.Acceptor, 
 	// A token shared by two gateways would let each post as the other: it identifies neither.
 	owner := map[[sha256.Size]byte]*gateway.Config{}
 	shared := map[[sha256.Size]byte]bool{}
-	for i := range h.gws {
-		gw := &h.gws[i]
+	for i := range gws {
+		gw := &gws[i]
 		if gw.Transport != gateway.TransportHTTP || gw.InboundToken == "" {
 			continue
 		}

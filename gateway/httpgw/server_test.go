@@ -148,6 +148,8 @@ func TestHandlerAnswers(t *testing.T) {
 		{name: "Content-Type text/plain", req: request{auth: "Bearer in-alpha", contentType: "text/plain", body: okBody}, status: 415, errcode: gateway.CodeBadContentType},
 		{name: "no Content-Type", req: request{auth: "Bearer in-alpha", body: okBody}, status: 415, errcode: gateway.CodeBadContentType},
 		{name: "unparsable Content-Type", req: request{auth: "Bearer in-alpha", contentType: "message/cpim; ;", body: okBody}, status: 415, errcode: gateway.CodeBadContentType},
+		{name: "LF line ends", req: post(strings.ReplaceAll(okBody, "\r\n", "\n")), status: 202, accepts: 1},
+		{name: "outer MIME header included", req: post("Content-Type: Message/CPIM\r\n\r\n" + okBody), status: 202, accepts: 1},
 		{name: "malformed", req: post("this line has no colon\r\n\r\nContent-Type: text/plain\r\n\r\nx"), status: 400, errcode: gateway.CodeMalformed},
 		{name: "spoofed From domain", req: post(cpimBody("im:mallory@beta.example", "im:bob@bridge.example")), status: 403, errcode: gateway.CodeForbiddenFrom},
 		{name: "From without domain", req: post(cpimBody("im:alice", "im:bob@bridge.example")), status: 400, errcode: gateway.CodeMalformed},
