@@ -160,7 +160,8 @@ func parseHeaderLine(line string, lenient bool, blk *msgBlock) (h Header, msg st
 		return h, msg
 	}
 	if lenient && checkEscapes(v) != "" {
-		v = canonEscapes(v)
+		// An escaped space at either end has no conformant form: it goes.
+		v = trimWS(canonEscapes(v))
 	}
 	h.Value = v
 	return h, ""

@@ -563,9 +563,6 @@ func decodeCore(m *Message, blk *msgBlock, h *Header, k, nth int, lenient bool) 
 			}
 		}
 		s.Value = Unescape(h.Value)
-		if lenient && valueProblem(h.Value, false) != "" {
-			h.Value = Escape(s.Value)
-		}
 		m.Subject = push(m.Subject, blk.subjArr(), s)
 	case kNS:
 		ns, msg := parseNS(h.Value, lenient)
