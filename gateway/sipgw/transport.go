@@ -73,7 +73,9 @@ func New(opts Options, peers []Peer, acc gateway.Acceptor) (*Transport, error) {
 		ua.Close()
 		return nil, fmt.Errorf("sip: %w", err)
 	}
-	cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(o.Logger))
+	// rport (RFC 3581): the Via of a UDP request names the unbound address 0.0.0.0, so the response
+	// has to go back to the source address and port the request came from.
+	cli, err := sipgo.NewClient(ua, sipgo.WithClientLogger(o.Logger), sipgo.WithClientNAT())
 	if err != nil {
 		ua.Close()
 		return nil, fmt.Errorf("sip: %w", err)
