@@ -296,10 +296,11 @@ func afterBlankLines(b []byte, n int) int {
 
 // firstFieldName returns the text before the first colon of the first line.
 func firstFieldName(b []byte) string {
-	if i := bytes.IndexByte(b, ':'); i >= 0 {
-		if j := bytes.IndexByte(b[:i], '\n'); j < 0 {
-			return trimWS(string(b[:i]))
-		}
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		b = b[:i]
+	}
+	if i := bytes.IndexByte(b, ':'); i >= 0 && i <= 64 {
+		return trimWS(string(b[:i]))
 	}
 	return ""
 }
@@ -468,6 +469,9 @@ func (sc *scanner) headers(blk *msgBlock) error {
 		if k := coreKind(h.NS, h.Name); k != kExt {
 			if msg := decodeCore(m, blk, &h, k, seen[k], sc.lenient); msg != "" {
 				return sc.errorf(sc.line, msg)
+			}
+			if k == kRequire && h.Value == "" {
+				continue // lenient: an empty Require requires nothing and has no strict form
 			}
 			seen[k]++
 		}
