@@ -117,24 +117,34 @@ const (
 // in a domain the sending gateway serves (no spoofing), and every To must be in localDomain (we deliver
 // to our own users only, never forward: RFC 3860 §5 loop avoidance).
 func CheckAddresses(gw *Config, m *cpim.Message, localDomain string) *Refusal {
-	from, err := cpim.ParseURI(m.From.URI)
-	if err != nil || from.Domain == "" {
+	fromDomain, ok := mailboxDomain(m.From.URI)
+	if !ok {
 		return Refuse(http.StatusBadRequest, CodeMalformed, "From %q is not an address with a domain", m.From.URI)
 	}
-	if !gw.Serves(from.Domain) {
-		return Refuse(http.StatusForbidden, CodeForbiddenFrom, "gateway %q does not serve the From domain %q", gw.Name, from.Domain)
+	if !gw.Serves(fromDomain) {
+		return Refuse(http.StatusForbidden, CodeForbiddenFrom, "gateway %q does not serve the From domain %q", gw.Name, fromDomain)
 	}
 	if len(m.To) == 0 {
 		return Refuse(http.StatusBadRequest, CodeMalformed, "no To header")
 	}
 	for _, to := range m.To {
-		u, err := cpim.ParseURI(to.URI)
-		if err != nil || u.Domain == "" {
+		domain, ok := mailboxDomain(to.URI)
+		if !ok {
 			return Refuse(http.StatusBadRequest, CodeMalformed, "To %q is not an address with a domain", to.URI)
 		}
-		if !strings.EqualFold(u.Domain, localDomain) {
+		if !strings.EqualFold(domain, localDomain) {
 			return Refuse(http.StatusNotFound, CodeNotLocal, "To %q is not in this bridge's domain %q; messages are not relayed", to.URI, localDomain)
 		}
 	}
 	return nil
+}
+
+// mailboxDomain is the domain of the mailbox an address names (cpim.URI.Mailbox).
+func mailboxDomain(uri string) (string, bool) {
+	u, err := cpim.ParseURI(uri)
+	if err != nil {
+		return "", false
+	}
+	_, domain, ok := u.Mailbox()
+	return domain, ok
 }

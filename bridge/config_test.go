@@ -1,0 +1,92 @@
+package bridge
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.mau.fi/util/configupgrade"
+	"gopkg.in/yaml.v3"
+)
+
+// TestUpgradeKeepsEveryKey: bridgev2 rewrites config.yaml from the example on every start, keeping
+// only what the upgrader copies. An admin's values for every key must survive that.
+func TestUpgradeKeepsEveryKey(t *testing.T) {
+	admin := `im_domain: im.example.org
+gateways:
+    - name: one
+      transport: http
+      url: https://one.example/cpim
+      token: t1
+      inbound_token: i1
+      domains: [one.example, two.example]
+    - name: two
+      transport: sip
+      sip_uri: sip:gw.two.example;transport=tcp
+      domains: [three.example]
+delivery_deadline: 2m
+max_message_size: 4096
+idempotency_window: 24h
+`
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(admin), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &Connector{}
+	example, _, upgrader := c.GetConfig()
+	base := &configupgrade.StructUpgrader{SimpleUpgrader: upgrader.(configupgrade.SimpleUpgrader), Base: example}
+	if _, _, err := configupgrade.Do(path, true, base); err != nil {
+		t.Fatal(err)
+	}
+	rewritten, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Config
+	if err = yaml.Unmarshal(rewritten, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.IMDomain != "im.example.org" || got.DeliveryDeadline != 2*time.Minute || got.MaxMessageSize != 4096 || got.IdempotencyWindow != 24*time.Hour {
+		t.Errorf("scalars lost in upgrade: %+v", got)
+	}
+	if len(got.Gateways) != 2 || got.Gateways[0].InboundToken != "i1" || got.Gateways[1].SIPURI != "sip:gw.two.example;transport=tcp" || len(got.Gateways[0].Domains) != 2 {
+		t.Errorf("gateways lost in upgrade: %+v", got.Gateways)
+	}
+	if strings.Contains(string(rewritten), "change-me") {
+		t.Errorf("example gateway leaked into the admin's config:\n%s", rewritten)
+	}
+}
+
+func TestValidateNamesTheKey(t *testing.T) {
+	var good Config
+	if err := yaml.Unmarshal([]byte(ExampleConfig), &good); err != nil {
+		t.Fatal(err)
+	}
+	good.Gateways[0].Token, good.Gateways[0].InboundToken = "secret-out", "secret-in"
+	if err := good.validate(); err != nil {
+		t.Fatalf("example config with secrets set: %v", err)
+	}
+	for _, tc := range []struct {
+		name    string
+		mutate  func(c *Config)
+		wantKey string
+	}{
+		{"example tokens", func(c *Config) { c.Gateways[0].InboundToken = "change-me-too" }, "network.gateways[0] (partner).token/inbound_token"},
+		{"no url", func(c *Config) { c.Gateways[0].URL = "" }, "network.gateways[0] (partner).url"},
+		{"bad transport", func(c *Config) { c.Gateways[0].Transport = "smtp" }, "network.gateways[0] (partner).transport"},
+		{"no domains", func(c *Config) { c.Gateways[0].Domains = nil }, "network.gateways[0] (partner).domains"},
+		{"zero deadline", func(c *Config) { c.DeliveryDeadline = 0 }, "network.delivery_deadline"},
+		{"zero size", func(c *Config) { c.MaxMessageSize = 0 }, "network.max_message_size"},
+		{"zero window", func(c *Config) { c.IdempotencyWindow = 0 }, "network.idempotency_window"},
+	} {
+		c := good
+		c.Gateways = append(c.Gateways[:0:0], good.Gateways...)
+		tc.mutate(&c)
+		err := c.validate()
+		if err == nil || !strings.HasPrefix(err.Error(), tc.wantKey) {
+			t.Errorf("%s: error %v, want one starting with %q", tc.name, err, tc.wantKey)
+		}
+	}
+}

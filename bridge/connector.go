@@ -1,0 +1,117 @@
+// Package bridge is the bridgev2 network connector of matrix-cpim: it wires the gateways, the
+// Matrix⇄CPIM conversion of package portal and the bridge's own tables into mautrix-go's bridgev2.
+package bridge
+
+import (
+	"context"
+	"sync"
+
+	"go.mau.fi/util/configupgrade"
+	"maunium.net/go/mautrix/bridgev2"
+	bridgedb "maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/matrix"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+
+	"github.com/matrix-cpim/matrix-cpim/database"
+	"github.com/matrix-cpim/matrix-cpim/gateway"
+	"github.com/matrix-cpim/matrix-cpim/portal"
+)
+
+// Connector is the bridgev2 network connector.
+type Connector struct {
+	Bridge *bridgev2.Bridge
+	Config Config
+
+	// matrix is the appservice connector; gateways reach the bridge on its HTTP listener.
+	matrix *matrix.Connector
+	db     *database.Database
+	addrs  portal.Addresses
+	router *gateway.Router
+
+	// wake nudges the inbound delivery worker after Accept stored a message.
+	wake chan struct{}
+	// stop ends the background work started by Start.
+	stop     context.CancelFunc
+	inflight sync.WaitGroup
+}
+
+var (
+	_ bridgev2.NetworkConnector            = (*Connector)(nil)
+	_ bridgev2.ConfigValidatingNetwork     = (*Connector)(nil)
+	_ bridgev2.IdentifierValidatingNetwork = (*Connector)(nil)
+	_ bridgev2.StoppableNetwork            = (*Connector)(nil)
+)
+
+func (c *Connector) GetName() bridgev2.BridgeName {
+	return bridgev2.BridgeName{
+		DisplayName:          "CPIM",
+		NetworkURL:           "https://www.rfc-editor.org/rfc/rfc3862",
+		NetworkID:            "cpim",
+		BeeperBridgeType:     "github.com/matrix-cpim/matrix-cpim",
+		DefaultPort:          29360,
+		DefaultCommandPrefix: "!cpim",
+	}
+}
+
+func (c *Connector) GetConfig() (string, any, configupgrade.Upgrader) {
+	return ExampleConfig, &c.Config, configupgrade.SimpleUpgrader(upgradeConfig)
+}
+
+func (c *Connector) ValidateConfig() error { return c.Config.validate() }
+
+func (c *Connector) GetDBMetaTypes() bridgedb.MetaTypes { return bridgedb.MetaTypes{} }
+
+func (c *Connector) GetCapabilities() *bridgev2.NetworkGeneralCapabilities {
+	return &bridgev2.NetworkGeneralCapabilities{
+		Provisioning: bridgev2.ProvisioningCapabilities{
+			ResolveIdentifier: bridgev2.ResolveIdentifierCapabilities{CreateDM: true, LookupUsername: true},
+		},
+	}
+}
+
+func (c *Connector) GetBridgeInfoVersion() (info, capabilities int) { return 1, 1 }
+
+// ValidateUserID accepts ghost IDs of the form user@domain, so that inviting a ghost such as
+// @cpim_bob=40example.net:hs to a room starts a DM with im:bob@example.net.
+func (c *Connector) ValidateUserID(id networkid.UserID) bool {
+	ghost, err := portal.GhostID(portal.GhostURI(id))
+	return err == nil && ghost == id
+}
+
+func (c *Connector) Init(br *bridgev2.Bridge) {
+	c.Bridge = br
+	c.matrix = br.Matrix.(*matrix.Connector)
+	c.db = database.New(string(br.ID), br.DB.Database, br.Log.With().Str("db_section", "cpim").Logger())
+	c.wake = make(chan struct{}, 1)
+	c.hookAutoLogin()
+}
+
+func (c *Connector) Start(ctx context.Context) error {
+	c.addrs = portal.Addresses{IMDomain: c.Config.IMDomain, ServerName: c.Bridge.Matrix.ServerName()}
+	if c.addrs.IMDomain == "" {
+		c.addrs.IMDomain = c.addrs.ServerName
+	}
+	if err := c.db.Upgrade(ctx); err != nil {
+		return bridgev2.DBUpgradeError{Err: err, Section: "cpim"}
+	}
+	if err := c.startGateways(); err != nil {
+		return err
+	}
+	bg, cancel := context.WithCancel(c.Bridge.BackgroundCtx)
+	c.stop = cancel
+	for _, loop := range []func(context.Context){c.deliveryLoop, c.expireLoop} {
+		c.inflight.Add(1)
+		go func() {
+			defer c.inflight.Done()
+			loop(bg)
+		}()
+	}
+	return nil
+}
+
+func (c *Connector) Stop() {
+	if c.stop != nil {
+		c.stop()
+	}
+	c.inflight.Wait()
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test of matrix-cpim on a Debian machine, installing what the tests need first:
+# sipp and PostgreSQL from Debian, a Debian sid chroot with Synapse, Dendrite v0.13.8.
+# The end-to-end suites run against Synapse and then against Dendrite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+log "installing test dependencies"
+export DEBIAN_FRONTEND=noninteractive
+if ! command -v sipp >/dev/null || ! command -v debootstrap >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends sipp debootstrap postgresql >/dev/null
+fi
+scripts/testdeps.sh all
+
+log "starting a throwaway PostgreSQL"
+pgdir=$(mktemp -d /tmp/matrix-cpim-pg.XXXXXX)
+pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+MATRIX_CPIM_TEST_POSTGRES=$(scripts/postgres.sh start "$pgdir" "$pgport")
+export MATRIX_CPIM_TEST_POSTGRES
+trap 'scripts/postgres.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
+
+log "gofmt and go vet"
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [ -n "$unformatted" ]; then
+	echo "gofmt would change: $unformatted"
+	exit 1
+fi
+go vet -tags goolm ./...
+
+log "unit, integration and end-to-end tests (Synapse)"
+MATRIX_CPIM_TEST_HS=synapse go test -tags goolm -count=1 -timeout 20m ./...
+
+log "end-to-end tests against Dendrite"
+MATRIX_CPIM_TEST_HS=dendrite go test -tags goolm -count=1 -timeout 10m ./e2e/ ./internal/tesths/
