@@ -11,29 +11,22 @@ import (
 )
 
 // sipURIFor maps the URI of a CPIM address to the SIP URI of the same user at the same domain, for
-// the SIP From and To of a request (RFC 3428 §5: they SHOULD be SIP or SIPS URIs). An im: or pres:
-// URI becomes a sip: URI; of a sip: or sips: URI the user, host and port are kept.
+// the SIP From and To of a request (RFC 3428 §5: they SHOULD be SIP or SIPS URIs): im:alice@d and
+// sip:alice@d:5070;transport=tcp both become sip:alice@d, and sips: stays sips:.
 func sipURIFor(s string) (sip.Uri, error) {
-	scheme, _, _ := strings.Cut(s, ":")
-	switch strings.ToLower(scheme) {
-	case "sip", "sips":
-		var u sip.Uri
-		if err := sip.ParseUri(s, &u); err != nil || u.User == "" || u.Host == "" {
-			return sip.Uri{}, fmt.Errorf("address %q is not a SIP URI of the form user@host", s)
-		}
-		return sip.Uri{Scheme: u.Scheme, User: u.User, Host: u.Host, Port: u.Port}, nil
-	case "im", "pres":
-		u, err := cpim.ParseURI(s)
-		if err != nil {
-			return sip.Uri{}, fmt.Errorf("address %q: %w", s, err)
-		}
-		if u.User == "" || u.Domain == "" {
-			return sip.Uri{}, fmt.Errorf("address %q is not of the form user@domain", s)
-		}
-		return sip.Uri{Scheme: "sip", User: escapeUser(u.User), Host: u.Domain}, nil
-	default:
-		return sip.Uri{}, fmt.Errorf("address %q has no SIP equivalent", s)
+	u, err := cpim.ParseURI(s)
+	if err != nil {
+		return sip.Uri{}, fmt.Errorf("address %q: %w", s, err)
 	}
+	user, domain, ok := u.Mailbox()
+	if !ok {
+		return sip.Uri{}, fmt.Errorf("address %q names no user@domain", s)
+	}
+	scheme := "sip"
+	if u.Scheme == "sips" {
+		scheme = "sips"
+	}
+	return sip.Uri{Scheme: scheme, User: escapeUser(user), Host: domain}, nil
 }
 
 // imURIFor maps a SIP or SIPS URI of a request's From or To to the im: URI of the same user at the

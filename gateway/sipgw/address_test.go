@@ -15,10 +15,11 @@ func TestSIPURIFor(t *testing.T) {
 		{"IM:alice@Example.com", "sip:alice@example.com"},
 		{"sip:bob@gw.example.net", "sip:bob@gw.example.net"},
 		{"sips:bob@gw.example.net", "sips:bob@gw.example.net"},
-		{"sip:bob@gw.example.net:5070;transport=tcp?subject=x", "sip:bob@gw.example.net:5070"},
+		{"sip:bob@GW.example.net:5070;transport=tcp?subject=x", "sip:bob@gw.example.net"},
 		// Characters RFC 3261 does not allow in a user part are percent-encoded.
 		{"im:%22first%20last%22@example.com", "sip:%22first%20last%22@example.com"},
 		{"im:a+tag=x@example.com", "sip:a+tag=x@example.com"},
+		{"xmpp:juliet@example.com/balcony", "sip:juliet@example.com"},
 		{"tel:+15551234", ""},
 		{"im:example.com", ""},
 		{"mailto:alice@example.com", ""},

@@ -83,6 +83,14 @@ func (t *Transport) answer(ctx context.Context, req *sip.Request) *sip.Response 
 		return t.refuse(req, nil, gateway.Refuse(http.StatusForbidden, gateway.CodeUnauthorized,
 			"source address %s is not allowed for any gateway", src.Addr()))
 	}
+	if tags := req.GetHeaders("Require"); len(tags) > 0 {
+		// RFC 3261 §8.2.2.3: we support no SIP extension, so none may be required of us.
+		res := sip.NewResponseFromRequest(req, sip.StatusBadExtension, "Bad Extension", nil)
+		for _, h := range tags {
+			res.AppendHeader(sip.NewHeader("Unsupported", h.Value()))
+		}
+		return res
+	}
 	if mf := req.MaxForwards(); mf != nil && *mf == 0 {
 		// RFC 3860 §3.4.2: a gateway that gets a message with no hops left discards it and fails.
 		return sip.NewResponseFromRequest(req, sip.StatusTooManyHops, "Too Many Hops", nil)
@@ -148,11 +156,12 @@ func pickPeer(peers []*Peer, m *cpim.Message) (*Peer, *gateway.Refusal) {
 	if len(peers) == 1 {
 		return peers[0], nil
 	}
-	from, err := cpim.ParseURI(m.From.URI)
-	if err == nil {
-		for _, p := range peers {
-			if p.Gateway.Serves(from.Domain) {
-				return p, nil
+	if from, err := cpim.ParseURI(m.From.URI); err == nil {
+		if _, domain, ok := from.Mailbox(); ok {
+			for _, p := range peers {
+				if p.Gateway.Serves(domain) {
+					return p, nil
+				}
 			}
 		}
 	}

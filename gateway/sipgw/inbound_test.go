@@ -141,6 +141,9 @@ func TestAnswer(t *testing.T) {
 		{"no hops left", func(t *testing.T) *sip.Request {
 			return sipRequest(t, "127.0.0.1:5070", strings.Replace(messageText("text/plain", "x"), "Max-Forwards: 70", "Max-Forwards: 0", 1))
 		}, nil, 483, nil, ""},
+		{"SIP extension required", func(t *testing.T) *sip.Request {
+			return messageRequest(t, "127.0.0.1:5070", "message/cpim", cpimFromA, "Require: 100rel")
+		}, nil, 420, map[string]string{"Unsupported": "100rel"}, ""},
 		{"rate limited", func(t *testing.T) *sip.Request {
 			return messageRequest(t, "127.0.0.1:5070", "message/cpim", cpimFromA)
 		}, &gateway.Refusal{Status: http.StatusTooManyRequests, Code: gateway.CodeRateLimited, Reason: "slow down", Retry: 1500 * time.Millisecond},

@@ -99,45 +99,16 @@ func New(opts Options, peers []Peer, acc gateway.Acceptor) (*Transport, error) {
 
 // Start opens the configured listeners and serves them until Close.
 func (t *Transport) Start() error {
-	type listen struct {
-		network, addr string
-		open          func(addr string) (io.Closer, net.Addr, func() error, error)
-	}
-	all := []listen{
-		{"udp", t.opts.ListenUDP, func(addr string) (io.Closer, net.Addr, func() error, error) {
-			pc, err := net.ListenPacket("udp", addr)
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			return pc, pc.LocalAddr(), func() error { return t.srv.ServeUDP(pc) }, nil
-		}},
-		{"tcp", t.opts.ListenTCP, func(addr string) (io.Closer, net.Addr, func() error, error) {
-			l, err := net.Listen("tcp", addr)
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			return l, l.Addr(), func() error { return t.srv.ServeTCP(l) }, nil
-		}},
-		{"tls", t.opts.ListenTLS, func(addr string) (io.Closer, net.Addr, func() error, error) {
-			cert, err := tls.LoadX509KeyPair(t.opts.CertFile, t.opts.KeyFile)
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			l, err := tls.Listen("tcp", addr, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-			if err != nil {
-				return nil, nil, nil, err
-			}
-			return l, l.Addr(), func() error { return t.srv.ServeTLS(l) }, nil
-		}},
-	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var serve []func() error
-	for _, l := range all {
+	for _, l := range []struct{ network, addr string }{
+		{"udp", t.opts.ListenUDP}, {"tcp", t.opts.ListenTCP}, {"tls", t.opts.ListenTLS},
+	} {
 		if l.addr == "" {
 			continue
 		}
-		c, a, s, err := l.open(l.addr)
+		c, a, s, err := t.listen(l.network, l.addr)
 		if err != nil {
 			for _, c := range t.listeners {
 				c.Close()
@@ -157,6 +128,34 @@ func (t *Transport) Start() error {
 		}()
 	}
 	return nil
+}
+
+// listen opens one listener and returns it with its address and the function that serves it.
+func (t *Transport) listen(network, addr string) (io.Closer, net.Addr, func() error, error) {
+	switch network {
+	case "udp":
+		pc, err := net.ListenPacket("udp", addr)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return pc, pc.LocalAddr(), func() error { return t.srv.ServeUDP(pc) }, nil
+	case "tcp":
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return l, l.Addr(), func() error { return t.srv.ServeTCP(l) }, nil
+	default:
+		cert, err := tls.LoadX509KeyPair(t.opts.CertFile, t.opts.KeyFile)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		l, err := tls.Listen("tcp", addr, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return l, l.Addr(), func() error { return t.srv.ServeTLS(l) }, nil
+	}
 }
 
 // Addr returns the address a listener is bound to ("udp", "tcp" or "tls"), nil if it is off.

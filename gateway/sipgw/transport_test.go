@@ -1,10 +1,22 @@
 package sipgw
 
 import (
+	"bufio"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -125,5 +137,70 @@ func TestOtherMethods(t *testing.T) {
 		if allow := header(res, "Allow"); tt.wantAllow && allow != "MESSAGE, OPTIONS" {
 			t.Errorf("%s: Allow %q", tt.method, allow)
 		}
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key to dir.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, cert *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "bridge.example"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ = x509.ParseCertificate(der)
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	return certFile, keyFile, cert
+}
+
+// TestTLSListener sends a MESSAGE over TLS to the listener and reads the 202. (Debian's SIPp is
+// built without TLS, so this peer is a plain TLS connection.)
+func TestTLSListener(t *testing.T) {
+	certFile, keyFile, cert := selfSigned(t, t.TempDir())
+	acc := &recordingAcceptor{}
+	tr := newTestTransport(t, Options{ListenTLS: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile}, testPeers, acc)
+	if err := tr.Start(); err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(cert)
+	conn, err := tls.Dial("tcp", tr.Addr("tls").String(), &tls.Config{RootCAs: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	req := messageRequest(t, conn.LocalAddr().String(), "message/cpim", cpimFromA)
+	req.Via().Transport = "TLS"
+	if _, err := conn.Write([]byte(req.String())); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != "SIP/2.0 202 Accepted\r\n" {
+		t.Errorf("status line %q, want 202 Accepted", status)
+	}
+	if in := acc.accepted(); len(in) != 1 || in[0].Gateway != gwA {
+		t.Errorf("acceptor got %v, want one message from gw-a", in)
 	}
 }
