@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -38,69 +39,102 @@ func (f *multiFlag) Set(v string) error { *f = append(*f, v); return nil }
 
 func runBuild(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("build", flag.ContinueOnError)
-	from := fs.String("from", "", "sender `URI` (required)")
-	fromName := fs.String("from-name", "", "sender display `name`")
-	var to multiFlag
-	fs.Var(&to, "to", "recipient `URI` (required, repeatable)")
-	subject := fs.String("subject", "", "Subject `text`")
-	text := fs.String("text", "", "text/plain content")
-	file := fs.String("file", "", "content `file`, sent as is")
-	mediaType := fs.String("type", "", "media type of --file, e.g. image/png")
+	var mf messageFlags
+	mf.register(fs)
 	if status, ok := parseFlags(fs, buildHelp, args, stdout, stderr); !ok {
 		return status
 	}
-	set := make(map[string]bool)
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	switch {
-	case fs.NArg() > 0:
+	if fs.NArg() > 0 {
 		return usageError(stderr, "build", "unexpected argument %q", fs.Arg(0))
-	case *from == "":
-		return usageError(stderr, "build", "--from is required")
-	case len(to) == 0:
-		return usageError(stderr, "build", "at least one --to is required")
-	case set["text"] == set["file"]:
-		return usageError(stderr, "build", "exactly one of --text and --file is required")
-	case set["file"] != set["type"]:
-		return usageError(stderr, "build", "--type goes with --file, and --file needs it")
 	}
-	if _, err := cpim.ParseURI(*from); err != nil {
-		return usageError(stderr, "build", "--from %q: %v", *from, err)
+	m, status := mf.message(fs, stdin, stderr)
+	if m == nil {
+		return status
 	}
-	m := &cpim.Message{
-		From:     cpim.Address{Name: *fromName, URI: *from},
-		DateTime: time.Now().UTC().Truncate(time.Second),
-	}
-	for _, u := range to {
-		if _, err := cpim.ParseURI(u); err != nil {
-			return usageError(stderr, "build", "--to %q: %v", u, err)
-		}
-		m.To = append(m.To, cpim.Address{URI: u})
-	}
-	if *subject != "" {
-		m.Subject = []cpim.Subject{{Value: *subject}}
-	}
-	for _, s := range []struct{ flag, value string }{{"from-name", *fromName}, {"subject", *subject}, {"text", *text}} {
-		if !utf8.ValidString(s.value) {
-			return usageError(stderr, "build", "--%s is not valid UTF-8", s.flag)
-		}
-	}
-	contentType, body := "text/plain; charset=utf-8", []byte(*text)
-	if set["file"] {
-		if _, _, err := mime.ParseMediaType(*mediaType); err != nil || !strings.Contains(*mediaType, "/") {
-			return usageError(stderr, "build", "--type %q is not a media type", *mediaType)
-		}
-		b, err := readInput(*file, stdin)
-		if err != nil {
-			fmt.Fprintf(stderr, "cpimtool: %v\n", err)
-			return exitFail
-		}
-		contentType, body = *mediaType, b
-	}
-	m.Content.Header = []cpim.Field{{Name: "Content-Type", Value: contentType}}
-	m.Content.Body = body
 	if _, err := stdout.Write(m.Bytes()); err != nil {
 		fmt.Fprintf(stderr, "cpimtool: %v\n", err)
 		return exitFail
 	}
 	return exitOK
+}
+
+// messageFlags describe a new message; build and send share them.
+type messageFlags struct {
+	from, fromName, subject, text, file, mediaType string
+	to                                             multiFlag
+}
+
+func (mf *messageFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&mf.from, "from", "", "sender `URI` (required)")
+	fs.StringVar(&mf.fromName, "from-name", "", "sender display `name`")
+	fs.Var(&mf.to, "to", "recipient `URI` (required, repeatable)")
+	fs.StringVar(&mf.subject, "subject", "", "Subject `text`")
+	fs.StringVar(&mf.text, "text", "", "text/plain content")
+	fs.StringVar(&mf.file, "file", "", "content `file`, sent as is")
+	fs.StringVar(&mf.mediaType, "type", "", "media type of --file, e.g. image/png")
+}
+
+// messageFlagNames are the names register defines.
+var messageFlagNames = []string{"from", "from-name", "to", "subject", "text", "file", "type"}
+
+// given reports whether fs's arguments set any of the message flags.
+func (mf *messageFlags) given(fs *flag.FlagSet) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || slices.Contains(messageFlagNames, f.Name) })
+	return set
+}
+
+// message checks the flags fs parsed and builds the message they
+// describe, with DateTime now.  On a bad flag or an unreadable --file it
+// prints why and returns nil and the exit status.
+func (mf *messageFlags) message(fs *flag.FlagSet, stdin io.Reader, stderr io.Writer) (*cpim.Message, int) {
+	cmd := fs.Name()
+	set := make(map[string]bool)
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case mf.from == "":
+		return nil, usageError(stderr, cmd, "--from is required")
+	case len(mf.to) == 0:
+		return nil, usageError(stderr, cmd, "at least one --to is required")
+	case set["text"] == set["file"]:
+		return nil, usageError(stderr, cmd, "exactly one of --text and --file is required")
+	case set["file"] != set["type"]:
+		return nil, usageError(stderr, cmd, "--type goes with --file, and --file needs it")
+	}
+	if _, err := cpim.ParseURI(mf.from); err != nil {
+		return nil, usageError(stderr, cmd, "--from %q: %v", mf.from, err)
+	}
+	m := &cpim.Message{
+		From:     cpim.Address{Name: mf.fromName, URI: mf.from},
+		DateTime: time.Now().UTC().Truncate(time.Second),
+	}
+	for _, u := range mf.to {
+		if _, err := cpim.ParseURI(u); err != nil {
+			return nil, usageError(stderr, cmd, "--to %q: %v", u, err)
+		}
+		m.To = append(m.To, cpim.Address{URI: u})
+	}
+	if mf.subject != "" {
+		m.Subject = []cpim.Subject{{Value: mf.subject}}
+	}
+	for _, s := range []struct{ flag, value string }{{"from-name", mf.fromName}, {"subject", mf.subject}, {"text", mf.text}} {
+		if !utf8.ValidString(s.value) {
+			return nil, usageError(stderr, cmd, "--%s is not valid UTF-8", s.flag)
+		}
+	}
+	contentType, body := "text/plain; charset=utf-8", []byte(mf.text)
+	if set["file"] {
+		if _, _, err := mime.ParseMediaType(mf.mediaType); err != nil || !strings.Contains(mf.mediaType, "/") {
+			return nil, usageError(stderr, cmd, "--type %q is not a media type", mf.mediaType)
+		}
+		b, err := readInput(mf.file, stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "cpimtool: %v\n", err)
+			return nil, exitFail
+		}
+		contentType, body = mf.mediaType, b
+	}
+	m.Content.Header = []cpim.Field{{Name: "Content-Type", Value: contentType}}
+	m.Content.Body = body
+	return m, exitOK
 }
