@@ -169,7 +169,9 @@ func TestLookupNoRoute(t *testing.T) {
 
 func TestLookupServerFailureIsNotNoRoute(t *testing.T) {
 	d := newTestDNS(t, "_im._sip.example.test. 300 IN SRV 0 0 5060 main.example.test.")
+	d.mu.Lock()
 	d.rcode = dns.RcodeServerFailure
+	d.mu.Unlock()
 	r, _ := newResolver(d)
 	_, err := r.Lookup(context.Background(), "example.test")
 	var nr *NoRouteError
@@ -296,7 +298,9 @@ func TestLookupRetriesTruncatedOverTCP(t *testing.T) {
 		"_im._sip.big.test. 300 IN SRV 0 0 5060 host.big.test.",
 		"host.big.test. 300 IN A 127.0.0.5",
 	)
+	d.mu.Lock()
 	d.truncate["_im._sip.big.test."] = true
+	d.mu.Unlock()
 	r, _ := newResolver(d)
 	got, err := r.Lookup(context.Background(), "big.test")
 	if err != nil {

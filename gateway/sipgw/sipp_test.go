@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 	"github.com/matrix-cpim/matrix-cpim/gateway"
 )
@@ -372,4 +374,57 @@ func TestDeliverToSIPp(t *testing.T) {
 			t.Errorf("sipp received %d requests, want 1 (no retry after 403)", len(got))
 		}
 	})
+}
+
+// TestSRVRouteToSIPp routes a message for a domain no gateway is configured for: a DNS server on
+// loopback names SIPp in the domain's _im._sip SRV record (RFC 3861), and the Router's sender
+// addresses the request to the recipient at that domain and delivers it to SIPp.
+func TestSRVRouteToSIPp(t *testing.T) {
+	port := freePort(t, "udp")
+	s := startSIPp(t, "uas_200.xml", "-t", "u1", "-p", strconv.Itoa(port), "-m", "1")
+	s.awaitListening(t, "udp", port)
+
+	zone := map[string]string{
+		"_im._sip.gw.example.": fmt.Sprintf("_im._sip.gw.example. 60 IN SRV 0 0 %d sipp.gw.example.", port),
+		"sipp.gw.example.":     "sipp.gw.example. 60 IN A 127.0.0.1",
+	}
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: dns.HandlerFunc(func(w dns.ResponseWriter, req *dns.Msg) {
+		resp := new(dns.Msg).SetReply(req)
+		q := req.Question[0]
+		if rec, ok := zone[strings.ToLower(q.Name)]; ok {
+			if rr, _ := dns.NewRR(rec); rr != nil && rr.Header().Rrtype == q.Qtype {
+				resp.Answer = append(resp.Answer, rr)
+			}
+		} else {
+			resp.Rcode = dns.RcodeNameError
+		}
+		w.WriteMsg(resp)
+	})}
+	go srv.ActivateAndServe()
+	t.Cleanup(func() { srv.Shutdown() })
+
+	tr := newTestTransport(t, Options{}, nil, nil)
+	router := gateway.NewRouter(&gateway.SRVRouting{
+		Resolver:  &gateway.SRVResolver{Server: pc.LocalAddr().String()},
+		NewSender: tr.NewSRVSender,
+	})
+	sender, name, err := router.Route(context.Background(), "gw.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name != "srv:sipp.gw.example" {
+		t.Errorf("route name %q", name)
+	}
+	if err := sender.Send(context.Background(), bridgeMessage("found by SRV")); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	s.wait(t)
+	got := s.received(t)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "MESSAGE sip:bob@gw.example SIP/2.0") {
+		t.Errorf("sipp received %q, want a MESSAGE to sip:bob@gw.example", got)
+	}
 }
