@@ -130,9 +130,7 @@ func (t *Transport) answer(ctx context.Context, req *sip.Request) *sip.Response 
 		return t.refuse(req, peer, refusal)
 	default:
 		t.log.Error("inbound SIP message not accepted", "gateway", peer.Gateway.Name, "key", in.Key, "error", err)
-		res := sip.NewResponseFromRequest(req, sip.StatusServiceUnavailable, "Service Unavailable (message not stored, try again)", nil)
-		res.AppendHeader(sip.NewHeader("Retry-After", strconv.Itoa(int(busyRetryAfter/time.Second))))
-		return res
+		return t.refuse(req, peer, gateway.Refuse(http.StatusServiceUnavailable, gateway.CodeInternal, "the message could not be stored; try again"))
 	}
 }
 

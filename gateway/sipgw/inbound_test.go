@@ -154,7 +154,7 @@ func TestAnswer(t *testing.T) {
 			404, nil, "no Matrix user bob  Evil: header"},
 		{"acceptor fails", func(t *testing.T) *sip.Request {
 			return messageRequest(t, "127.0.0.1:5070", "message/cpim", cpimFromA)
-		}, errors.New("database is locked"), 503, map[string]string{"Retry-After": "10"}, ""},
+		}, errors.New("database is locked"), 503, map[string]string{"Retry-After": "10", "Warning": `399 bridge.example "CPIM_INTERNAL"`}, "try again"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
