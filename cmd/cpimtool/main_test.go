@@ -24,7 +24,7 @@ func TestRunUsage(t *testing.T) {
 		wantErr    string // in stderr
 	}{
 		{"no command", nil, exitUsage, "", "Usage: cpimtool <command>"},
-		{"unknown command", []string{"send"}, exitUsage, "", `unknown command "send"`},
+		{"unknown command", []string{"sned"}, exitUsage, "", `unknown command "sned"`},
 		{"help", []string{"--help"}, exitOK, "Usage: cpimtool <command>", ""},
 		{"parse help", []string{"parse", "--help"}, exitOK, "Usage: cpimtool parse", ""},
 		{"build help", []string{"build", "-h"}, exitOK, "Usage: cpimtool build", ""},
