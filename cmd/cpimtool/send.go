@@ -173,3 +173,30 @@ func failure(resp *http.Response, answer []byte) string {
 func printableASCII(s string) bool {
 	return !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r > 0x7e })
 }
+
+// terminalSafe makes untrusted text fit to print on a terminal: invalid
+// UTF-8 becomes U+FFFD and control characters other than newline and tab
+// are shown as escapes, so that a message cannot move the cursor or
+// change the terminal's settings.
+func terminalSafe(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case r >= 0x80 && r <= 0x9f:
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// oneLine is terminalSafe with every run of whitespace made one space.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(terminalSafe(s)), " ")
+}
