@@ -28,8 +28,10 @@ type Connector struct {
 	addrs  portal.Addresses
 	router *gateway.Router
 
-	// wake nudges the inbound delivery worker after Accept stored a message.
-	wake chan struct{}
+	// wake nudges the inbound delivery worker after Accept stored a message, outboundWake the
+	// outbound worker after a Matrix message was queued.
+	wake, outboundWake chan struct{}
+	barriers           barriers
 	// stop ends the background work started by Start.
 	stop     context.CancelFunc
 	inflight sync.WaitGroup
@@ -83,7 +85,9 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	c.matrix = br.Matrix.(*matrix.Connector)
 	c.db = database.New(string(br.ID), br.DB.Database, br.Log.With().Str("db_section", "cpim").Logger())
 	c.wake = make(chan struct{}, 1)
+	c.outboundWake = make(chan struct{}, 1)
 	c.hookAutoLogin()
+	c.installPersistBeforeAck()
 }
 
 func (c *Connector) Start(ctx context.Context) error {
@@ -99,7 +103,7 @@ func (c *Connector) Start(ctx context.Context) error {
 	}
 	bg, cancel := context.WithCancel(c.Bridge.BackgroundCtx)
 	c.stop = cancel
-	for _, loop := range []func(context.Context){c.deliveryLoop, c.expireLoop} {
+	for _, loop := range []func(context.Context){c.deliveryLoop, c.outboundLoop, c.expireLoop} {
 		c.inflight.Add(1)
 		go func() {
 			defer c.inflight.Done()

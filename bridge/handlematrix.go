@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"maunium.net/go/mautrix/bridgev2"
@@ -12,17 +11,18 @@ import (
 
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 	"github.com/matrix-cpim/matrix-cpim/cpim/imdn"
-	"github.com/matrix-cpim/matrix-cpim/gateway"
+	"github.com/matrix-cpim/matrix-cpim/database"
 	"github.com/matrix-cpim/matrix-cpim/portal"
 )
 
-// HandleMatrixMessage sends a Matrix message to the gateway of the portal's contact and waits for the
-// outcome, so that the Matrix user sees a failed send (with the gateway's reason) when the gateway
-// refuses the message or stays unreachable until the delivery deadline.
+// HandleMatrixMessage converts a Matrix message and queues it durably for the contact's gateway. It
+// runs while the homeserver waits for its transaction to be answered (see persistBeforeAck), so a
+// message the homeserver was told we have is in the database. The outbound worker delivers it; if
+// delivery fails for good the user gets a failure notice then.
 func (cl *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
 	ghost := networkid.UserID(msg.Portal.ID)
-	sender, gwName, err := cl.c.router.Route(ctx, portal.Domain(ghost))
-	if err != nil {
+	domain := portal.Domain(ghost)
+	if _, _, err := cl.c.router.Route(ctx, domain); err != nil {
 		return nil, sendFailure(err, event.MessageStatusUnsupported)
 	}
 	m, err := portal.ToCPIM(cpim.Address{URI: cl.uri}, cpim.Address{URI: portal.GhostURI(ghost)}, msg.Content)
@@ -30,18 +30,29 @@ func (cl *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 		return nil, sendFailure(err, event.MessageStatusUnsupported)
 	}
 	// The Message-ID and TransID derive from the event ID: if the homeserver sends the event again,
-	// the gateway sees the same Idempotency-Key and can drop the copy.
+	// the queue and the gateway (Idempotency-Key) both see the same message.
 	transID, err := imdn.EncodeMessageID(string(msg.Event.ID))
 	if err != nil {
 		return nil, sendFailure(err, event.MessageStatusGenericError)
 	}
 	m.DateTime = time.UnixMilli(msg.Event.Timestamp).UTC()
 	m.Add(imdn.Namespace, imdn.Prefix, imdn.HeaderMessageID, transID)
-	err = gateway.Deliver(ctx, sender, gateway.NewOutbound(transID, m), gateway.RetryPolicy{Deadline: cl.c.Config.DeliveryDeadline})
+	_, err = cl.c.db.Outbound.Enqueue(ctx, &database.Outbound{
+		TransID:      transID,
+		Conversation: msg.Portal.PortalKey.String(),
+		Domain:       domain,
+		Body:         m.Bytes(),
+		RoomID:       string(msg.Event.RoomID),
+		EventID:      string(msg.Event.ID),
+		Sender:       string(msg.Event.Sender),
+		EventType:    msg.Event.Type.Type,
+		MsgType:      string(msg.Content.MsgType),
+		CreatedAt:    time.Now(),
+	})
 	if err != nil {
-		zlog(ctx).Warn().Err(err).Str("gateway", gwName).Str("trans_id", transID).Msg("Gateway did not take the message")
-		return nil, sendFailure(fmt.Errorf("gateway %s: %w", gwName, err), event.MessageStatusNetworkError)
+		return nil, bridgev2.WrapErrorInStatus(err).WithErrorReason(event.MessageStatusGenericError)
 	}
+	cl.c.wakeOutbound()
 	return &bridgev2.MatrixMessageResponse{DB: &bridgedb.Message{
 		ID:        networkid.MessageID(transID),
 		SenderID:  networkid.UserID(cl.login.ID),
@@ -49,9 +60,9 @@ func (cl *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 	}}, nil
 }
 
-// sendFailure turns an error into the message status bridgev2 shows: failed for certain (retries are
-// over by then), with a notice in the room that gives the reason.
-func sendFailure(err error, reason event.MessageStatusReason) error {
+// sendFailure turns an error into the message status bridgev2 shows: failed for certain, with a
+// notice in the room that gives the reason.
+func sendFailure(err error, reason event.MessageStatusReason) bridgev2.MessageStatus {
 	return bridgev2.WrapErrorInStatus(err).WithStatus(event.MessageStatusFail).WithIsCertain(true).
 		WithSendNotice(true).WithErrorReason(reason).WithMessage(err.Error())
 }

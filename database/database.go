@@ -12,7 +12,8 @@ import (
 // Database is the connector's view of the bridge database.
 type Database struct {
 	*dbutil.Database
-	Inbound *InboundQuery
+	Inbound  *InboundQuery
+	Outbound *OutboundQuery
 }
 
 // New wraps the bridge's database; call Upgrade before use.
@@ -21,5 +22,6 @@ func New(bridgeID string, db *dbutil.Database, log zerolog.Logger) *Database {
 	return &Database{
 		Database: db,
 		Inbound:  &InboundQuery{db: db, bridgeID: bridgeID},
+		Outbound: &OutboundQuery{db: db, bridgeID: bridgeID},
 	}
 }

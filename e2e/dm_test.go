@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -30,6 +31,7 @@ func TestDirectMessages(t *testing.T) {
 }
 
 func testDirectMessages(t *testing.T, db dbtest.Backend) {
+	start := time.Now()
 	hs := tesths.New(t)
 	gw := newTestGateway(t)
 	b := setupBridge(t, hs, db, map[string]any{
@@ -48,6 +50,7 @@ func testDirectMessages(t *testing.T, db dbtest.Backend) {
 	bobGhost := id.NewUserID("cpim_bob=40example.net", hs.ServerName)
 	seen := map[id.RoomID]bool{}
 
+	t.Logf("step 1 after %s", time.Since(start))
 	// 1. start-chat in the management room opens a DM; what alice writes reaches the gateway.
 	mgmt := openManagementRoom(t, alice, bot)
 	seen[mgmt] = true
@@ -77,6 +80,7 @@ func testDirectMessages(t *testing.T, db dbtest.Backend) {
 		t.Errorf("imdn.Message-ID %q, Idempotency-Key %q; want both %q", msgID, req.Header.Get("Idempotency-Key"), want)
 	}
 
+	t.Logf("step 2 after %s", time.Since(start))
 	// 2. bob answers through the gateway; alice sees it in the same room, from bob's ghost, once,
 	// even though the gateway sends it twice.
 	reply := cpim.NewText(cpim.Address{Name: "Bob Example", URI: "im:bob@example.net"}, cpim.Address{URI: aliceIM}, "Hi Alice")
@@ -93,6 +97,7 @@ func testDirectMessages(t *testing.T, db dbtest.Backend) {
 		t.Errorf("bob's ghost profile = %+v, %v; want displayname Bob Example", profile, err)
 	}
 
+	t.Logf("step 3 after %s", time.Since(start))
 	// 3. the gateway refuses a message: alice is told, with the gateway's reason.
 	gw.status.Store(http.StatusForbidden)
 	gw.errBody.Store(`{"errcode":"BLOCKED","error":"bob blocked you"}`)
@@ -103,6 +108,7 @@ func testDirectMessages(t *testing.T, db dbtest.Backend) {
 	})
 	gw.status.Store(http.StatusOK)
 
+	t.Logf("step 4 after %s", time.Since(start))
 	// 4. refusals: each gets its documented answer and nothing reaches Matrix.
 	spoofed := cpim.NewText(cpim.Address{URI: "im:mallory@evil.example"}, cpim.Address{URI: aliceIM}, "spoofed")
 	foreign := cpim.NewText(cpim.Address{URI: "im:bob@example.net"}, cpim.Address{URI: "im:carol@elsewhere.example"}, "relay me")
@@ -128,6 +134,7 @@ func testDirectMessages(t *testing.T, db dbtest.Backend) {
 			t.Errorf("%s: got %d %s, want %d with an errcode and an error mentioning %q", tc.name, code, resp, tc.status, tc.errContains)
 		}
 	}
+	t.Logf("step 4b after %s", time.Since(start))
 	// A last good message marks the end: everything before it from bob must be the one reply.
 	last := cpim.NewText(cpim.Address{Name: "Bob Example", URI: "im:bob@example.net"}, cpim.Address{URI: aliceIM}, "last")
 	if code, resp := post(t, b.URL+"/_cpim/v1/message", tokenIn, "message/cpim", "last-1", last.Bytes()); code != http.StatusAccepted {
@@ -138,6 +145,7 @@ func testDirectMessages(t *testing.T, db dbtest.Backend) {
 		t.Errorf("bob's messages in the room = %q, want [Hi Alice last]", got)
 	}
 
+	t.Logf("step 5 after %s", time.Since(start))
 	// 5. inviting a ghost to a new DM also opens a conversation.
 	carolGhost := id.NewUserID("cpim_carol=40example.net", hs.ServerName)
 	dm, err := alice.CreateRoom(t.Context(), &mautrix.ReqCreateRoom{Invite: []id.UserID{carolGhost}, IsDirect: true, Preset: "trusted_private_chat"})

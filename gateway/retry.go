@@ -80,28 +80,38 @@ func (realTiming) Sleep(ctx context.Context, d time.Duration) error {
 func deliver(ctx context.Context, s Sender, out *Outbound, p RetryPolicy, c timing) error {
 	p = p.withDefaults()
 	giveUp := c.Now().Add(p.Deadline)
-	ceiling := p.Initial
 	for attempt := 1; ; attempt++ {
 		err := s.Send(ctx, out)
 		if err == nil || !IsTemporary(err) {
 			return err
 		}
-		wait := c.Jitter(ceiling)
-		if ra := retryAfter(err); ra > wait {
-			wait = ra
-		}
+		wait := p.backoff(attempt, err, c.Jitter)
 		if c.Now().Add(wait).After(giveUp) {
 			return fmt.Errorf("gave up after %d attempts within %s: %w", attempt, p.Deadline, err)
 		}
 		if cerr := c.Sleep(ctx, wait); cerr != nil {
 			return fmt.Errorf("delivery stopped after %d attempts: %w; last attempt: %w", attempt, cerr, err)
 		}
-		if ceiling <= p.Max/2 {
-			ceiling *= 2
-		} else {
-			ceiling = p.Max
-		}
 	}
+}
+
+// Backoff is how long to wait after the attempt-th attempt (counting from 1) failed with err:
+// a random wait below Initial·2^(attempt-1), capped at Max (full jitter), but at least the gateway's
+// Retry-After. Deliver waits this long, and so does the bridge's durable outbound queue.
+func (p RetryPolicy) Backoff(attempt int, err error) time.Duration {
+	return p.withDefaults().backoff(attempt, err, realTiming{}.Jitter)
+}
+
+func (p RetryPolicy) backoff(attempt int, err error, jitter func(time.Duration) time.Duration) time.Duration {
+	ceiling := p.Max
+	if attempt-1 < 62 && p.Initial<<(attempt-1) > 0 && p.Initial<<(attempt-1) < p.Max {
+		ceiling = p.Initial << (attempt - 1)
+	}
+	wait := jitter(ceiling)
+	if ra := retryAfter(err); ra > wait {
+		wait = ra
+	}
+	return wait
 }
 
 func retryAfter(err error) time.Duration {

@@ -182,3 +182,17 @@ func TestRetryPolicyDefaults(t *testing.T) {
 		t.Errorf("Max below Initial: Max = %s, want raised to Initial", got.Max)
 	}
 }
+
+func TestBackoffBounds(t *testing.T) {
+	p := RetryPolicy{Initial: time.Second, Max: 8 * time.Second}
+	for attempt, ceiling := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 4: 8 * time.Second, 40: 8 * time.Second, 100: 8 * time.Second} {
+		for range 50 {
+			if d := p.Backoff(attempt, errors.New("x")); d < 0 || d >= ceiling {
+				t.Fatalf("Backoff(%d) = %s, want in [0, %s)", attempt, d, ceiling)
+			}
+		}
+	}
+	if d := p.Backoff(1, &SendError{Temporary: true, RetryAfter: time.Minute}); d != time.Minute {
+		t.Errorf("Backoff with Retry-After 1m = %s, want 1m", d)
+	}
+}

@@ -11,7 +11,7 @@ log "installing test dependencies"
 export DEBIAN_FRONTEND=noninteractive
 if ! command -v sipp >/dev/null || ! command -v debootstrap >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends sipp debootstrap postgresql >/dev/null
+	apt-get install -y -qq --no-install-recommends sip-tester debootstrap postgresql >/dev/null
 fi
 scripts/testdeps.sh all
 

@@ -1,0 +1,130 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-cpim/matrix-cpim/cpim"
+	"github.com/matrix-cpim/matrix-cpim/database"
+	"github.com/matrix-cpim/matrix-cpim/gateway"
+)
+
+// The outbound worker takes queued Matrix messages to their gateways. Each round it takes the
+// oldest message of every conversation that is due and sends those in parallel (bounded), so a
+// gateway that is down delays only its own conversations, while the messages of one conversation
+// go out in order: a message waits until the one before it was delivered or given up.
+
+const (
+	outboundParallel = 16
+	outboundIdlePoll = 30 * time.Second
+)
+
+func (c *Connector) wakeOutbound() {
+	select {
+	case c.outboundWake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *Connector) outboundLoop(ctx context.Context) {
+	log := c.Bridge.Log.With().Str("component", "cpim outbound").Logger()
+	for {
+		wait := outboundIdlePoll
+		heads, err := c.db.Outbound.Heads(ctx, 4*outboundParallel)
+		if err != nil {
+			log.Err(err).Msg("Failed to read the outbound queue")
+			wait = time.Second
+		}
+		now := time.Now()
+		var due []*database.Outbound
+		for _, h := range heads {
+			if !h.NextAttemptAt.After(now) {
+				if len(due) < outboundParallel {
+					due = append(due, h)
+				}
+			} else if d := h.NextAttemptAt.Sub(now); d < wait {
+				wait = d
+			}
+		}
+		if len(due) > 0 {
+			var wg sync.WaitGroup
+			for _, o := range due {
+				wg.Go(func() { c.attempt(ctx, o) })
+			}
+			wg.Wait()
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.outboundWake:
+		case <-time.After(wait):
+		}
+	}
+}
+
+// attempt sends one queued message once and records the outcome.
+func (c *Connector) attempt(ctx context.Context, o *database.Outbound) {
+	log := c.Bridge.Log.With().Str("component", "cpim outbound").Str("trans_id", o.TransID).Logger()
+	err := c.sendQueued(ctx, o)
+	if ctx.Err() != nil {
+		return // shutting down: the message stays queued for the next start
+	}
+	if err == nil {
+		if err = c.db.Outbound.Delete(ctx, o.Seq); err != nil {
+			log.Err(err).Msg("Delivered, but failed to remove from the queue; it may be sent again")
+		}
+		return
+	}
+	o.Attempts++
+	deadline := o.CreatedAt.Add(c.Config.DeliveryDeadline)
+	next := time.Now().Add(gateway.RetryPolicy{}.Backoff(o.Attempts, err))
+	if gateway.IsTemporary(err) && next.Before(deadline) {
+		log.Warn().Err(err).Int("attempts", o.Attempts).Time("next_attempt", next).Msg("Delivery failed, will retry")
+		if err = c.db.Outbound.Reschedule(ctx, o.Seq, o.Attempts, next, err.Error()); err != nil {
+			log.Err(err).Msg("Failed to reschedule")
+		}
+		return
+	}
+	if gateway.IsTemporary(err) {
+		err = fmt.Errorf("gave up after %d attempts in %s: %w", o.Attempts, c.Config.DeliveryDeadline, err)
+	}
+	log.Warn().Err(err).Msg("Delivery failed for good")
+	c.reportFailure(ctx, o, err)
+	if err = c.db.Outbound.Delete(ctx, o.Seq); err != nil {
+		log.Err(err).Msg("Failed to remove a failed message from the queue")
+	}
+}
+
+func (c *Connector) sendQueued(ctx context.Context, o *database.Outbound) error {
+	m, err := cpim.Parse(o.Body)
+	if err != nil {
+		return fmt.Errorf("queued message does not parse: %w", err)
+	}
+	sender, gwName, err := c.router.Route(ctx, o.Domain)
+	if err != nil {
+		return err
+	}
+	if err = sender.Send(ctx, &gateway.Outbound{TransID: o.TransID, Message: m, Body: o.Body}); err != nil {
+		return fmt.Errorf("gateway %s: %w", gwName, err)
+	}
+	return nil
+}
+
+// reportFailure shows the user that a message did not reach the contact, with the reason.
+func (c *Connector) reportFailure(ctx context.Context, o *database.Outbound, err error) {
+	status := sendFailure(err, event.MessageStatusNetworkError)
+	c.Bridge.Matrix.SendMessageStatus(ctx, &status, &bridgev2.MessageStatusEventInfo{
+		RoomID:        id.RoomID(o.RoomID),
+		SourceEventID: id.EventID(o.EventID),
+		EventType:     event.NewEventType(o.EventType),
+		MessageType:   event.MessageType(o.MsgType),
+		Sender:        id.UserID(o.Sender),
+	})
+}
