@@ -17,9 +17,32 @@ var ExampleConfig string
 type Config struct {
 	IMDomain          string           `yaml:"im_domain"`
 	Gateways          []gateway.Config `yaml:"gateways"`
+	SIP               SIPConfig        `yaml:"sip"`
+	SRVRouting        SRVConfig        `yaml:"srv_routing"`
 	DeliveryDeadline  time.Duration    `yaml:"delivery_deadline"`
 	MaxMessageSize    int              `yaml:"max_message_size"`
 	IdempotencyWindow time.Duration    `yaml:"idempotency_window"`
+}
+
+// SIPConfig is the `network.sip` section: the bridge's SIP listener.
+type SIPConfig struct {
+	ListenUDP      string `yaml:"listen_udp"`
+	ListenTCP      string `yaml:"listen_tcp"`
+	ListenTLS      string `yaml:"listen_tls"`
+	CertFile       string `yaml:"cert_file"`
+	KeyFile        string `yaml:"key_file"`
+	Realm          string `yaml:"realm"`
+	MaxUDPSize     int    `yaml:"max_udp_size"`
+	MaxMessageSize int    `yaml:"max_message_size"`
+}
+
+// SRVConfig is the `network.srv_routing` section (RFC 3861).
+type SRVConfig struct {
+	Enabled   bool          `yaml:"enabled"`
+	DNSServer string        `yaml:"dns_server"`
+	Timeout   time.Duration `yaml:"timeout"`
+	MaxCache  int           `yaml:"max_cache"`
+	MaxTries  int           `yaml:"max_tries"`
 }
 
 // upgradeConfig copies every key of the admin's config onto the current example: bridgev2 rewrites
@@ -27,6 +50,16 @@ type Config struct {
 func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Str, "im_domain")
 	helper.Copy(up.List, "gateways")
+	for _, k := range []string{"listen_udp", "listen_tcp", "listen_tls", "cert_file", "key_file", "realm"} {
+		helper.Copy(up.Str, "sip", k)
+	}
+	helper.Copy(up.Int, "sip", "max_udp_size")
+	helper.Copy(up.Int, "sip", "max_message_size")
+	helper.Copy(up.Bool, "srv_routing", "enabled")
+	helper.Copy(up.Str, "srv_routing", "dns_server")
+	helper.Copy(up.Str|up.Int, "srv_routing", "timeout")
+	helper.Copy(up.Int, "srv_routing", "max_cache")
+	helper.Copy(up.Int, "srv_routing", "max_tries")
 	helper.Copy(up.Str|up.Int, "delivery_deadline")
 	helper.Copy(up.Int, "max_message_size")
 	helper.Copy(up.Str|up.Int, "idempotency_window")

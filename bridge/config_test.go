@@ -25,7 +25,25 @@ gateways:
     - name: two
       transport: sip
       sip_uri: sip:gw.two.example;transport=tcp
+      allow_from: [192.0.2.7, 10.0.0.0/8]
+      digest_username: bridge
+      digest_password: pw
       domains: [three.example]
+sip:
+    listen_udp: 127.0.0.1:5070
+    listen_tcp: 127.0.0.1:5071
+    listen_tls: 0.0.0.0:5061
+    cert_file: /c.pem
+    key_file: /k.pem
+    realm: r.example
+    max_udp_size: 1000
+    max_message_size: 2048
+srv_routing:
+    enabled: true
+    dns_server: 127.0.0.1:5353
+    timeout: 1s
+    max_cache: 10
+    max_tries: 3
 delivery_deadline: 2m
 max_message_size: 4096
 idempotency_window: 24h
@@ -53,6 +71,16 @@ idempotency_window: 24h
 	}
 	if len(got.Gateways) != 2 || got.Gateways[0].InboundToken != "i1" || got.Gateways[1].SIPURI != "sip:gw.two.example;transport=tcp" || len(got.Gateways[0].Domains) != 2 {
 		t.Errorf("gateways lost in upgrade: %+v", got.Gateways)
+	}
+	wantSIP := SIPConfig{ListenUDP: "127.0.0.1:5070", ListenTCP: "127.0.0.1:5071", ListenTLS: "0.0.0.0:5061", CertFile: "/c.pem", KeyFile: "/k.pem", Realm: "r.example", MaxUDPSize: 1000, MaxMessageSize: 2048}
+	if got.SIP != wantSIP {
+		t.Errorf("sip section after upgrade = %+v, want %+v", got.SIP, wantSIP)
+	}
+	if want := (SRVConfig{Enabled: true, DNSServer: "127.0.0.1:5353", Timeout: time.Second, MaxCache: 10, MaxTries: 3}); got.SRVRouting != want {
+		t.Errorf("srv_routing after upgrade = %+v, want %+v", got.SRVRouting, want)
+	}
+	if g := got.Gateways[1]; len(g.AllowFrom) != 2 || g.DigestUsername != "bridge" || g.DigestPassword != "pw" {
+		t.Errorf("SIP gateway keys lost in upgrade: %+v", g)
 	}
 	if strings.Contains(string(rewritten), "change-me") {
 		t.Errorf("example gateway leaked into the admin's config:\n%s", rewritten)

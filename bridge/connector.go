@@ -14,6 +14,7 @@ import (
 
 	"github.com/matrix-cpim/matrix-cpim/database"
 	"github.com/matrix-cpim/matrix-cpim/gateway"
+	"github.com/matrix-cpim/matrix-cpim/gateway/sipgw"
 	"github.com/matrix-cpim/matrix-cpim/portal"
 )
 
@@ -27,6 +28,7 @@ type Connector struct {
 	db     *database.Database
 	addrs  portal.Addresses
 	router *gateway.Router
+	sip    *sipgw.Transport // nil when no SIP is configured
 
 	// wake nudges the inbound delivery worker after Accept stored a message, outboundWake the
 	// outbound worker after a Matrix message was queued.
@@ -118,4 +120,7 @@ func (c *Connector) Stop() {
 		c.stop()
 	}
 	c.inflight.Wait()
+	if c.sip != nil {
+		_ = c.sip.Close()
+	}
 }

@@ -23,8 +23,11 @@ type Config struct {
 	Token        string `yaml:"token"`
 	InboundToken string `yaml:"inbound_token"`
 
-	// SIP MESSAGE binding (RFC 3428).
-	SIPURI string `yaml:"sip_uri"`
+	// SIP MESSAGE binding (RFC 3428, docs/sip.md).
+	SIPURI         string   `yaml:"sip_uri"`
+	AllowFrom      []string `yaml:"allow_from"`
+	DigestUsername string   `yaml:"digest_username"`
+	DigestPassword string   `yaml:"digest_password"`
 
 	// Domains are the im: domains this gateway serves: outbound messages for them go to it, and
 	// inbound messages from it must come from one of them.
