@@ -43,53 +43,57 @@ func (m *Message) typedLen(k int) int {
 	return 0
 }
 
-const eqBit = 0x80 // in walk's per-header kind: the header equals its typed value
+// Flags in walk's per-header kind byte.
+const (
+	eqBit  = 0x80 // the header equals its typed value
+	defBit = 0x40 // an NS header that sets the default namespace
+)
 
 // classify returns the kind of h, kExt if its name is not one of RFC 3862
 // §4 or its value does not decode strictly, and whether it decodes to the
 // nth typed value of its kind.
-func (m *Message) classify(h *Header, nth int) (kind int, equal bool) {
+func (m *Message) classify(h *Header, nth int) (kind int, equal, defSwitch bool) {
 	k := coreKind(h.NS, h.Name)
 	if k == kExt || k != kSubject && len(h.Params) > 0 {
-		return kExt, false
+		return kExt, false, false
 	}
 	switch k {
 	case kFrom, kTo, kCc:
 		a, msg := parseAddress(h.Value, false)
 		if msg != "" {
-			return kExt, false
+			return kExt, false, false
 		}
 		switch {
 		case k == kFrom:
-			return k, nth == 0 && a == m.From
+			return k, nth == 0 && a == m.From, false
 		case k == kTo:
-			return k, nth < len(m.To) && a == m.To[nth]
+			return k, nth < len(m.To) && a == m.To[nth], false
 		}
-		return k, nth < len(m.Cc) && a == m.Cc[nth]
+		return k, nth < len(m.Cc) && a == m.Cc[nth], false
 	case kDateTime:
 		t, msg := parseDateTime(h.Value, false)
 		if msg != "" {
-			return kExt, false
+			return kExt, false, false
 		}
-		return k, nth == 0 && t.Equal(m.DateTime)
+		return k, nth == 0 && t.Equal(m.DateTime), false
 	case kSubject:
 		s, ok := subjectLang(h.Params)
 		if !ok || valueProblem(h.Value, true) != "" {
-			return kExt, false
+			return kExt, false, false
 		}
-		return k, nth < len(m.Subject) && s.Lang == m.Subject[nth].Lang && Unescape(h.Value) == m.Subject[nth].Value
+		return k, nth < len(m.Subject) && s.Lang == m.Subject[nth].Lang && Unescape(h.Value) == m.Subject[nth].Value, false
 	case kNS:
 		ns, msg := parseNS(h.Value, false)
 		if msg != "" {
-			return kExt, false
+			return kExt, false, false
 		}
-		return k, nth < len(m.NS) && ns == m.NS[nth]
+		return k, nth < len(m.NS) && ns == m.NS[nth], ns.Prefix == ""
 	}
 	// kRequire: equality is decided for all Require headers together.
 	if _, msg := requireNames(h.Value, false, func(string) {}); msg != "" {
-		return kExt, false
+		return kExt, false, false
 	}
-	return k, false
+	return k, false, false
 }
 
 // walk calls yield for each header of the merged list, in order.
@@ -104,7 +108,7 @@ func (m *Message) walk(yield func(item)) {
 	reqNames, reqEqual := 0, true
 	for i := range m.Headers {
 		h := &m.Headers[i]
-		k, eq := m.classify(h, count[coreKind(h.NS, h.Name)])
+		k, eq, def := m.classify(h, count[coreKind(h.NS, h.Name)])
 		if k == kRequire {
 			requireNames(h.Value, false, func(name string) {
 				reqEqual = reqEqual && reqNames < len(m.Require) && m.Require[reqNames] == name
@@ -114,17 +118,25 @@ func (m *Message) walk(yield func(item)) {
 		if k == kNS {
 			lastNS = i
 		}
+		kb := uint8(k)
 		if eq {
-			kinds = append(kinds, uint8(k)|eqBit)
-		} else {
-			kinds = append(kinds, uint8(k))
+			kb |= eqBit
 		}
+		if def {
+			kb |= defBit
+		}
+		kinds = append(kinds, kb)
 		count[k]++
 	}
 	reqEqual = reqEqual && reqNames == len(m.Require)
+	var unplaced uint // kinds with typed values but no header in Headers
+	for k := kFrom; k < nKinds; k++ {
+		if count[k] == 0 && m.typedLen(k) > 0 {
+			unplaced |= 1 << k
+		}
+	}
 
 	var seen [nKinds]int
-	var flushed [nKinds]bool
 	pending := func(k, from int, prefix string) {
 		for i := from; i < m.typedLen(k); i++ {
 			yield(item{kind: k, idx: i, prefix: prefix})
@@ -132,22 +144,17 @@ func (m *Message) walk(yield func(item)) {
 	}
 	for i := range m.Headers {
 		h := &m.Headers[i]
-		k, eq := int(kinds[i]&^eqBit), kinds[i]&eqBit != 0
+		k, eq, defSwitch := int(kinds[i]&^(eqBit|defBit)), kinds[i]&eqBit != 0, kinds[i]&defBit != 0
 		rank := k
 		if k == kExt {
 			rank = nKinds
 		}
-		defSwitch := false
-		if k == kNS {
-			ns, _ := parseNS(h.Value, false)
-			defSwitch = ns.Prefix == ""
-		}
-		for kk := kFrom; kk < nKinds; kk++ {
+		for kk := kFrom; unplaced != 0 && kk < nKinds; kk++ {
 			// Require refers to prefixes: it goes after the last NS line.
 			after := kk != kRequire || i > lastNS
-			if count[kk] == 0 && !flushed[kk] && (after && kk < rank || defSwitch) {
+			if unplaced&(1<<kk) != 0 && (after && kk < rank || defSwitch) {
 				pending(kk, 0, "")
-				flushed[kk] = true
+				unplaced &^= 1 << kk
 			}
 		}
 		if k == kExt {
@@ -174,8 +181,8 @@ func (m *Message) walk(yield func(item)) {
 			pending(k, count[k], h.Prefix)
 		}
 	}
-	for kk := kFrom; kk < nKinds; kk++ {
-		if count[kk] == 0 && !flushed[kk] {
+	for kk := kFrom; unplaced != 0 && kk < nKinds; kk++ {
+		if unplaced&(1<<kk) != 0 {
 			pending(kk, 0, "")
 		}
 	}

@@ -85,14 +85,14 @@ func ParseMIME(b []byte) (*Message, error) {
 // neighbour.
 type msgBlock struct {
 	m      Message
-	hdrs   [12]Header
+	hdrs   [9]Header
 	to     [2]Address
 	cc     [1]Address
 	subj   [2]Subject
 	ns     [2]Namespace
 	req    [2]string
-	params [4]Param
-	fields [4]Field
+	params [2]Param
+	fields [3]Field
 	np     int // params used
 }
 
@@ -428,9 +428,6 @@ func decodeTransfer(cte string, b []byte) ([]byte, string) {
 // that ends them (RFC 3862 §2, §3).
 func (sc *scanner) headers(blk *msgBlock) error {
 	m := &blk.m
-	if n := countLines(sc.s[sc.pos:]); n > len(blk.hdrs) && n <= sc.maxHdrs {
-		m.Headers = make([]Header, 0, n)
-	}
 	var seen [nKinds]int
 	for n := 0; ; n++ {
 		start := sc.pos
@@ -474,6 +471,12 @@ func (sc *scanner) headers(blk *msgBlock) error {
 				continue // lenient: an empty Require requires nothing and has no strict form
 			}
 			seen[k]++
+		}
+		if len(m.Headers) == len(blk.hdrs) {
+			// More headers than the block holds: size the rest exactly.
+			hs := make([]Header, len(m.Headers), len(m.Headers)+min(countLines(sc.s[start:]), sc.maxHdrs))
+			copy(hs, m.Headers)
+			m.Headers = hs
 		}
 		m.Headers = push(m.Headers, blk.hdrs[:], h)
 	}

@@ -412,3 +412,26 @@ func TestBodyIsACopy(t *testing.T) {
 		t.Error("appending to Body disturbed the headers")
 	}
 }
+
+// TestManyHeaders crosses the preallocated capacities of a parsed message.
+func TestManyHeaders(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 40; i++ {
+		b.WriteString("To: <im:a@x.org>\r\nSubject:;lang=fr;x=y v\r\n")
+	}
+	in := strings.ReplaceAll(b.String(), "Subject:;lang=fr;x=y", "X:;lang=fr;x=y") + "\r\nA: 1\r\nB: 2\r\nC: 3\r\nContent-Type: a/b\r\n\r\n"
+	m, err := Parse([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Headers) != 80 || len(m.To) != 40 || len(m.Content.Header) != 4 || len(m.Headers[79].Params) != 2 {
+		t.Fatalf("%d headers, %d To, %d fields", len(m.Headers), len(m.To), len(m.Content.Header))
+	}
+	if string(m.Bytes()) != in {
+		t.Error("not reproduced")
+	}
+	m.To[0].Name = "Changed"
+	if m.To[1].Name != "" || m.Headers[1].Params[0].Value != "fr" {
+		t.Error("slices share backing arrays")
+	}
+}
