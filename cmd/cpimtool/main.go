@@ -9,6 +9,7 @@
 //	parse   print a message as JSON, or the line where it is malformed
 //	build   write a new text or file message
 //	send    POST a message to the bridge or a gateway over HTTP
+//	serve   run a test gateway that prints what the bridge sends and can reply
 //
 // "cpimtool <command> --help" describes a command.  Exit status is 0 on
 // success, 1 when the input or an operation fails, 2 on a usage error.
@@ -36,6 +37,7 @@ var commands = []command{
 	{"parse", "print a message as JSON, or the line where it is malformed", runParse},
 	{"build", "write a new text or file message", runBuild},
 	{"send", "POST a message to the bridge or a gateway over HTTP", runSend},
+	{"serve", "run a test gateway that prints what the bridge sends and can reply", runServe},
 }
 
 // Exit statuses.

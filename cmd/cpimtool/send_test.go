@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"net/http"
@@ -37,12 +38,14 @@ const docMessage = "From: Alice <im:alice@acme.example>\r\n" +
 	"Hello, Bob!"
 
 // recorder is the fake bridge's Acceptor: it keeps what it accepts, or
-// refuses everything with refusal.
+// refuses everything with refusal, after failing the first failures calls
+// as a full disk would.
 type recorder struct {
-	mu      sync.Mutex
-	got     []*gateway.Inbound
-	refusal error
-	arrived chan struct{} // gets a value per Accept call
+	mu       sync.Mutex
+	got      []*gateway.Inbound
+	refusal  error
+	failures int
+	arrived  chan struct{} // gets a value per Accept call
 }
 
 func newRecorder() *recorder { return &recorder{arrived: make(chan struct{}, 16)} }
@@ -53,6 +56,10 @@ func (r *recorder) Accept(_ context.Context, in *gateway.Inbound) error {
 		r.mu.Unlock()
 		r.arrived <- struct{}{}
 	}()
+	if r.failures > 0 {
+		r.failures--
+		return errors.New("disk full")
+	}
 	if r.refusal != nil {
 		return r.refusal
 	}
