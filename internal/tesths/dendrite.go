@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"testing"
 
 	"gopkg.in/yaml.v3"
 )
@@ -52,7 +51,7 @@ func dendriteBinaries() (string, error) {
 // dendriteCommand generates a key and a configuration with Dendrite's own
 // tools, patches the configuration for tests, and returns the command that
 // runs Dendrite on it.
-func (s *Server) dendriteCommand(t testing.TB, registrationFiles []string) (*exec.Cmd, error) {
+func (s *Server) dendriteCommand(t T, registrationFiles []string) (*exec.Cmd, error) {
 	bin, err := dendriteBinaries()
 	if err != nil {
 		return nil, err

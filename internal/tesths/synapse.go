@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
-	"testing"
 
 	"gopkg.in/yaml.v3"
 )
@@ -72,7 +71,7 @@ disable_existing_loggers: false
 // files must be there) and returns the command that runs Synapse on it.
 // The chroot needs neither /proc nor /dev mounted: debootstrap leaves the
 // few device nodes Python opens.
-func (s *Server) synapseCommand(t testing.TB, registrationFiles []string) (*exec.Cmd, error) {
+func (s *Server) synapseCommand(t T, registrationFiles []string) (*exec.Cmd, error) {
 	root := synapseRoot()
 	hostDir, err := os.MkdirTemp(filepath.Join(root, "run"), "tesths-")
 	if err != nil {

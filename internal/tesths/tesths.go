@@ -25,7 +25,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"syscall"
-	"testing"
 	"time"
 
 	"maunium.net/go/mautrix"
@@ -33,6 +32,18 @@ import (
 )
 
 // Kind names a homeserver implementation.
+// T is what the harness needs of its caller: a *testing.T, or a program such as the quick-start
+// (scripts/quickstart.sh) that runs a homeserver the way the tests do.
+type T interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+	TempDir() string
+	Context() context.Context
+	Failed() bool
+}
+
 type Kind string
 
 const (
@@ -80,7 +91,7 @@ type Server struct {
 // reserves a loopback port for it. The port stays bound until Start, which
 // frees it only just before the homeserver binds it, so that the bridge's
 // configuration can name the URL first.
-func New(t testing.TB) *Server {
+func New(t T) *Server {
 	t.Helper()
 	kind := Kind(os.Getenv(EnvKind))
 	if kind == "" {
@@ -119,7 +130,7 @@ func New(t testing.TB) *Server {
 // its appservices, starts it and waits until /_matrix/client/versions
 // answers. The homeserver is stopped and its files removed when the test
 // ends; if the test failed, the end of the homeserver's log is printed.
-func (s *Server) Start(t testing.TB, registrationFiles ...string) {
+func (s *Server) Start(t T, registrationFiles ...string) {
 	t.Helper()
 	if s.started {
 		t.Fatalf("tesths: Start called twice")
@@ -204,7 +215,7 @@ func (s *Server) waitReady(ctx context.Context, exited <-chan struct{}, waitErr 
 
 // stop sends SIGTERM and waits, then kills. Both homeservers flush and
 // close their SQLite databases on SIGTERM.
-func stop(t testing.TB, cmd *exec.Cmd, exited <-chan struct{}) {
+func stop(t T, cmd *exec.Cmd, exited <-chan struct{}) {
 	select {
 	case <-exited:
 		return
@@ -220,7 +231,7 @@ func stop(t testing.TB, cmd *exec.Cmd, exited <-chan struct{}) {
 	}
 }
 
-func (s *Server) printLog(t testing.TB) {
+func (s *Server) printLog(t T) {
 	f, err := os.Open(s.logPath)
 	if err != nil {
 		t.Logf("tesths: reading homeserver log: %v", err)
@@ -246,7 +257,7 @@ func (s *Server) printLog(t testing.TB) {
 // through the shared-secret registration API, which both Synapse and
 // Dendrite serve at /_synapse/admin/v1/register, and returns a client
 // logged in as that user.
-func (s *Server) RegisterUser(t testing.TB, localpart string) *mautrix.Client {
+func (s *Server) RegisterUser(t T, localpart string) *mautrix.Client {
 	t.Helper()
 	if !s.started {
 		t.Fatalf("tesths: RegisterUser before Start")
