@@ -52,6 +52,9 @@ fi
 if ! [ -w "$data" ] || ! [ -x "$data" ]; then
 	fail "$data is not writable by uid $(id -u) gid $(id -g): give it to that user, or start the container as root so that this script gives it to UID:GID"
 fi
+# The data directory may be shared with the homeserver (docker-compose.yml): of what is written
+# below, only the registration is for it to read.
+umask 077
 # The example config's file log writer names a relative path: logs/ in the data directory.
 cd "$data"
 config=$data/config.yaml

@@ -306,6 +306,8 @@ func TestRunSetup(t *testing.T) {
 		t.Errorf("the bridge's database %s belongs to uid %d, want %d", db, got, wantOwner())
 	}
 
+	assertPrivate(t, data, "registration.yaml")
+
 	// Arguments reach the bridge: this one lets it past the outdated /versions.
 	r = runScript(t, data, "", nil, "--ignore-unsupported-server")
 	if seen := hs.take(); r.code == 0 || len(seen) < 2 || seen[0] != versions {
@@ -407,6 +409,33 @@ func changedLines(t *testing.T, a, b string) []string {
 		}
 	}
 	return changed
+}
+
+// assertPrivate checks that of what run.sh and the bridge wrote in the data directory, which
+// docker-compose.yml shares with Synapse, only the named files are readable by others than their
+// owner, and not writable by them.
+func assertPrivate(t *testing.T, data string, shared ...string) {
+	t.Helper()
+	err := filepath.WalkDir(data, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || path == data {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mask := fs.FileMode(0o077)
+		if slices.Contains(shared, d.Name()) {
+			mask = 0o037
+		}
+		if fi.Mode().Perm()&mask != 0 {
+			t.Errorf("%s has mode %v", path, fi.Mode().Perm())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 // assertFiles checks that the data directory holds exactly the named files, besides the bridge's
