@@ -79,7 +79,14 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Examples:")
+	fmt.Fprintln(w, "  cpimtool parse message.txt")
+	fmt.Fprintln(w, "  cpimtool build --from im:alice@acme.example --to im:bob@bridge.example --text Hi >message.txt")
+	fmt.Fprintln(w, `  cpimtool send --gateway http://127.0.0.1:29360/_cpim/v1/message --token "$INBOUND_TOKEN" message.txt`)
+	fmt.Fprintln(w, `  cpimtool serve --listen 127.0.0.1:29361 --token "$BRIDGE_TOKEN" --reply-to http://127.0.0.1:29360/_cpim/v1/message --reply-token "$INBOUND_TOKEN" --echo`)
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, `Run "cpimtool <command> --help" for a command's options and examples.`)
+	fmt.Fprintln(w, "docs/gateway-developers.md walks through them.")
 }
 
 // parseFlags parses a command's arguments.  --help prints help on stdout
