@@ -15,6 +15,7 @@ import (
 	"github.com/matrix-cpim/matrix-cpim/database"
 	"github.com/matrix-cpim/matrix-cpim/gateway"
 	"github.com/matrix-cpim/matrix-cpim/gateway/sipgw"
+	"github.com/matrix-cpim/matrix-cpim/metrics"
 	"github.com/matrix-cpim/matrix-cpim/portal"
 )
 
@@ -29,6 +30,10 @@ type Connector struct {
 	addrs  portal.Addresses
 	router *gateway.Router
 	sip    *sipgw.Transport // nil when no SIP is configured
+	// acceptor is the Connector's Accept, counted by metrics; transports hand messages to it.
+	acceptor gateway.Acceptor
+	metrics  *metrics.Metrics
+	health   *metrics.HealthChecker
 
 	// wake nudges the inbound delivery worker after Accept stored a message, outboundWake the
 	// outbound worker after a Matrix message was queued.
@@ -86,6 +91,8 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	c.Bridge = br
 	c.matrix = br.Matrix.(*matrix.Connector)
 	c.db = database.New(string(br.ID), br.DB.Database, br.Log.With().Str("db_section", "cpim").Logger())
+	c.metrics = metrics.New(nil)
+	c.acceptor = c.metrics.WrapAcceptor(c)
 	c.wake = make(chan struct{}, 1)
 	c.outboundWake = make(chan struct{}, 1)
 	c.hookAutoLogin()
@@ -103,6 +110,7 @@ func (c *Connector) Start(ctx context.Context) error {
 	if err := c.startGateways(); err != nil {
 		return err
 	}
+	c.startMonitoring()
 	bg, cancel := context.WithCancel(c.Bridge.BackgroundCtx)
 	c.stop = cancel
 	for _, loop := range []func(context.Context){c.deliveryLoop, c.outboundLoop, c.expireLoop} {

@@ -21,9 +21,15 @@ func (c *Connector) startGateways() error {
 		}
 		if r := c.Config.SRVRouting; r.Enabled {
 			srv = &gateway.SRVRouting{
-				Resolver:  &gateway.SRVResolver{Server: r.DNSServer, Timeout: r.Timeout, MaxCache: r.MaxCache},
-				NewSender: c.sip.NewSRVSender,
-				MaxTries:  r.MaxTries,
+				Resolver: &gateway.SRVResolver{Server: r.DNSServer, Timeout: r.Timeout, MaxCache: r.MaxCache},
+				NewSender: func(t gateway.SRVTarget) (gateway.Sender, error) {
+					s, err := c.sip.NewSRVSender(t)
+					if err != nil {
+						return nil, err
+					}
+					return c.metrics.WrapSender("srv:"+t.Host, s), nil
+				},
+				MaxTries: r.MaxTries,
 			}
 		}
 	}
@@ -40,11 +46,11 @@ func (c *Connector) startGateways() error {
 				return fmt.Errorf("network.gateways[%d] (%s).sip_uri: %w", i, gw.Name, err)
 			}
 		}
-		if err := c.router.Add(gw, sender); err != nil {
+		if err := c.router.Add(gw, c.metrics.WrapSender(gw.Name, sender)); err != nil {
 			return err
 		}
 	}
-	c.matrix.AS.Router.Handle(httpgw.Pattern, httpgw.NewHandler(c.Config.Gateways, c.addrs.IMDomain, c, httpgw.Options{
+	c.matrix.AS.Router.Handle(httpgw.Pattern, httpgw.NewHandler(c.Config.Gateways, c.addrs.IMDomain, c.acceptor, httpgw.Options{
 		MaxBody: int64(c.Config.MaxMessageSize),
 		Logger:  c.Bridge.Log.With().Str("component", "cpim http").Logger(),
 	}))
@@ -88,7 +94,7 @@ func (c *Connector) startSIP() error {
 		LocalDomain: c.addrs.IMDomain, Realm: s.Realm,
 		MaxUDPSize: s.MaxUDPSize, MaxMessageSize: s.MaxMessageSize,
 		Logger: slog.New(zerolog.NewSlogHandler(log)),
-	}, peers, c)
+	}, peers, c.acceptor)
 	if err != nil {
 		return fmt.Errorf("network.sip: %w", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 	"github.com/matrix-cpim/matrix-cpim/database"
 	"github.com/matrix-cpim/matrix-cpim/gateway"
+	"github.com/matrix-cpim/matrix-cpim/metrics"
 	"github.com/matrix-cpim/matrix-cpim/portal"
 )
 
@@ -183,7 +184,11 @@ func (c *Connector) deliver(ctx context.Context, row *database.Inbound) error {
 	} else if sent == nil {
 		return errors.New("bridgev2 did not send the message to Matrix")
 	}
-	return c.db.Inbound.MarkDelivered(ctx, row.Gateway, row.Key, time.Now())
+	if err = c.db.Inbound.MarkDelivered(ctx, row.Gateway, row.Key, time.Now()); err != nil {
+		return err
+	}
+	c.metrics.ObserveDelivery(metrics.In, row.Gateway, time.Since(row.ReceivedAt))
+	return nil
 }
 
 // handleTimeout bounds the wait for bridgev2 to handle one inbound message; it is long because

@@ -13,6 +13,7 @@ import (
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 	"github.com/matrix-cpim/matrix-cpim/database"
 	"github.com/matrix-cpim/matrix-cpim/gateway"
+	"github.com/matrix-cpim/matrix-cpim/metrics"
 )
 
 // The outbound worker takes queued Matrix messages to their gateways. Each round it takes the
@@ -72,11 +73,12 @@ func (c *Connector) outboundLoop(ctx context.Context) {
 // attempt sends one queued message once and records the outcome.
 func (c *Connector) attempt(ctx context.Context, o *database.Outbound) {
 	log := c.Bridge.Log.With().Str("component", "cpim outbound").Str("trans_id", o.TransID).Logger()
-	err := c.sendQueued(ctx, o)
+	gwName, err := c.sendQueued(ctx, o)
 	if ctx.Err() != nil {
 		return // shutting down: the message stays queued for the next start
 	}
 	if err == nil {
+		c.metrics.ObserveDelivery(metrics.Out, gwName, time.Since(o.CreatedAt))
 		if err = c.db.Outbound.Delete(ctx, o.Seq); err != nil {
 			log.Err(err).Msg("Delivered, but failed to remove from the queue; it may be sent again")
 		}
@@ -96,25 +98,27 @@ func (c *Connector) attempt(ctx context.Context, o *database.Outbound) {
 		err = fmt.Errorf("gave up after %d attempts in %s: %w", o.Attempts, c.Config.DeliveryDeadline, err)
 	}
 	log.Warn().Err(err).Msg("Delivery failed for good")
+	c.metrics.ObserveFailure(metrics.Out, gwName, err)
 	c.reportFailure(ctx, o, err)
 	if err = c.db.Outbound.Delete(ctx, o.Seq); err != nil {
 		log.Err(err).Msg("Failed to remove a failed message from the queue")
 	}
 }
 
-func (c *Connector) sendQueued(ctx context.Context, o *database.Outbound) error {
+// sendQueued makes one attempt and returns the name of the gateway it went to.
+func (c *Connector) sendQueued(ctx context.Context, o *database.Outbound) (string, error) {
 	m, err := cpim.Parse(o.Body)
 	if err != nil {
-		return fmt.Errorf("queued message does not parse: %w", err)
+		return "", fmt.Errorf("queued message does not parse: %w", err)
 	}
 	sender, gwName, err := c.router.Route(ctx, o.Domain)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if err = sender.Send(ctx, &gateway.Outbound{TransID: o.TransID, Message: m, Body: o.Body}); err != nil {
-		return fmt.Errorf("gateway %s: %w", gwName, err)
+		return gwName, fmt.Errorf("gateway %s: %w", gwName, err)
 	}
-	return nil
+	return gwName, nil
 }
 
 // reportFailure shows the user that a message did not reach the contact, with the reason.

@@ -44,6 +44,10 @@ const (
 		SELECT gateway, idem_key, recipient, body, received_at, delivered_at FROM cpim_inbound
 		WHERE bridge_id=$1 AND gateway=$2 AND idem_key=$3
 	`
+	inboundStatsQuery = `
+		SELECT gateway, COUNT(*), MIN(received_at) FROM cpim_inbound
+		WHERE bridge_id=$1 AND delivered_at IS NULL GROUP BY gateway
+	`
 	deleteExpiredInboundQuery = `
 		DELETE FROM cpim_inbound WHERE bridge_id=$1 AND delivered_at IS NOT NULL AND received_at<$2
 	`
@@ -82,6 +86,25 @@ func (q *InboundQuery) Get(ctx context.Context, gateway, key string) (*Inbound, 
 func (q *InboundQuery) Pending(ctx context.Context) ([]*Inbound, error) {
 	rows, err := q.db.Query(ctx, getPendingInboundQuery, q.bridgeID)
 	return dbutil.NewRowIterWithError(rows, scanInbound, err).AsList()
+}
+
+// QueueStat is the backlog of one gateway's accepted messages not yet in Matrix.
+type QueueStat struct {
+	Gateway string
+	Depth   int
+	Oldest  time.Time
+}
+
+// Stats returns the backlog per gateway; gateways without one are left out.
+func (q *InboundQuery) Stats(ctx context.Context) ([]QueueStat, error) {
+	rows, err := q.db.Query(ctx, inboundStatsQuery, q.bridgeID)
+	return dbutil.NewRowIterWithError(rows, func(row dbutil.Scannable) (QueueStat, error) {
+		var st QueueStat
+		var oldest int64
+		err := row.Scan(&st.Gateway, &st.Depth, &oldest)
+		st.Oldest = time.UnixMilli(oldest)
+		return st, err
+	}, err).AsList()
 }
 
 // DeleteExpired forgets delivered messages received before cutoff; after that a gateway retry with

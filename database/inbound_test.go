@@ -63,6 +63,10 @@ func TestInboundPendingAndExpiry(t *testing.T) {
 		if len(pending) != 2 || pending[0].Key != "b" || pending[1].Key != "c" {
 			t.Fatalf("pending = %+v, want b then c", pending)
 		}
+		stats, err := db.Inbound.Stats(ctx)
+		if err != nil || len(stats) != 1 || stats[0].Gateway != "gw" || stats[0].Depth != 2 || !stats[0].Oldest.Equal(base.Add(time.Minute)) {
+			t.Fatalf("Stats = %+v, %v; want gw with 2 pending since %v", stats, err, base.Add(time.Minute))
+		}
 		// Only delivered rows expire: a pending message must never be forgotten.
 		n, err := db.Inbound.DeleteExpired(ctx, base.Add(24*time.Hour))
 		if err != nil || n != 1 {

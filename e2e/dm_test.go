@@ -146,6 +146,23 @@ func testDirectMessages(t *testing.T, db dbtest.Backend) {
 	}
 
 	t.Logf("step 5 after %s", time.Since(start))
+	// The counters an admin watches moved with all this.
+	metricsText := get(t, b.URL+"/metrics")
+	for _, want := range []string{
+		`cpim_messages_total{direction="in",gateway="partner",result="accepted"} 3`,
+		`cpim_messages_total{direction="out",gateway="partner",result="delivered"} 1`,
+		`cpim_failures_total{direction="in",gateway="partner",reason="CPIM_UNKNOWN_RECIPIENT"} 1`,
+		`cpim_delivery_seconds_count{direction="in",gateway="partner"} 2`,
+		`cpim_homeserver_up 1`,
+	} {
+		if !strings.Contains(metricsText, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if health := get(t, b.URL+"/_cpim/v1/health"); !strings.Contains(health, `"homeserver":{"ok":true`) {
+		t.Errorf("health = %s", health)
+	}
+
 	// 5. inviting a ghost to a new DM also opens a conversation.
 	carolGhost := id.NewUserID("cpim_carol=40example.net", hs.ServerName)
 	dm, err := alice.CreateRoom(t.Context(), &mautrix.ReqCreateRoom{Invite: []id.UserID{carolGhost}, IsDirect: true, Preset: "trusted_private_chat"})
