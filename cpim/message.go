@@ -130,10 +130,6 @@ func NewText(from, to Address, text string) *Message {
 // appended, From and DateTime replaced. A value that does not parse as
 // that header is kept as an extension header; Validate reports it.
 func (m *Message) Add(ns, prefix, name, value string) {
-	m.add(ns, prefix, name, value)
-}
-
-func (m *Message) add(ns, prefix, name, value string) {
 	value = sanitizeValue(value)
 	m.declare(ns, prefix)
 	h := Header{Prefix: prefix, Name: name, NS: ns, Value: value}
@@ -253,7 +249,7 @@ func (m *Message) Set(ns, prefix, name, value string) {
 	m.Headers = kept
 	if first < 0 || k != kExt {
 		// A typed header left at first is rewritten in place by the merge.
-		m.add(ns, prefix, name, value)
+		m.Add(ns, prefix, name, value)
 		return
 	}
 	m.Headers[first].Params = nil
