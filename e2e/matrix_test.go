@@ -8,74 +8,46 @@ import (
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-cpim/matrix-cpim/internal/devbridge"
 )
 
+// waitTimeout bounds every wait for the homeserver or the bridge; generous for a loaded machine.
 const waitTimeout = 60 * time.Second
 
-// waitInvite syncs until the user is invited to a room it has not seen before, and joins it.
+func waitCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// waitInvite waits for an invite to a room not in seen and joins it.
 func waitInvite(t *testing.T, cli *mautrix.Client, seen map[id.RoomID]bool) id.RoomID {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	since := ""
-	for {
-		resp, err := cli.SyncRequest(ctx, 1000, since, "", false, event.PresenceOffline)
-		if err != nil {
-			t.Fatalf("waiting for an invite: %v", err)
-		}
-		since = resp.NextBatch
-		for roomID := range resp.Rooms.Invite {
-			if !seen[roomID] {
-				seen[roomID] = true
-				if _, err = cli.JoinRoomByID(ctx, roomID); err != nil {
-					t.Fatalf("join %s: %v", roomID, err)
-				}
-				return roomID
-			}
-		}
-	}
-}
-
-// roomEvents returns the room's latest timeline events, oldest first.
-func roomEvents(t *testing.T, cli *mautrix.Client, roomID id.RoomID) []*event.Event {
-	t.Helper()
-	resp, err := cli.Messages(context.Background(), roomID, "", "", mautrix.DirectionBackward, nil, 100)
+	roomID, err := devbridge.WaitInvite(waitCtx(t), cli, seen)
 	if err != nil {
-		t.Fatalf("messages in %s: %v", roomID, err)
+		t.Fatal(err)
 	}
-	evts := resp.Chunk
-	for i, j := 0, len(evts)-1; i < j; i, j = i+1, j-1 {
-		evts[i], evts[j] = evts[j], evts[i]
-	}
-	for _, evt := range evts {
-		_ = evt.Content.ParseRaw(evt.Type)
-	}
-	return evts
+	return roomID
 }
 
-// waitMessage polls the room until a message event matching ok appears.
+// waitMessage waits until a message matching ok is in the room.
 func waitMessage(t *testing.T, cli *mautrix.Client, roomID id.RoomID, what string, ok func(*event.Event, *event.MessageEventContent) bool) *event.Event {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		for _, evt := range roomEvents(t, cli, roomID) {
-			if msg, isMsg := evt.Content.Parsed.(*event.MessageEventContent); isMsg && evt.Type == event.EventMessage && ok(evt, msg) {
-				return evt
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s in %s after %s", what, roomID, waitTimeout)
-		}
-		time.Sleep(250 * time.Millisecond)
+	evt, err := devbridge.WaitMessage(waitCtx(t), cli, roomID, ok)
+	if err != nil {
+		t.Fatalf("no %s in %s: %v", what, roomID, err)
 	}
+	return evt
 }
 
 // messagesFrom lists the bodies of the messages sender sent in the room, oldest first.
 func messagesFrom(t *testing.T, cli *mautrix.Client, roomID id.RoomID, sender id.UserID) []string {
+	t.Helper()
 	var bodies []string
 	for _, evt := range roomEvents(t, cli, roomID) {
-		if msg, ok := evt.Content.Parsed.(*event.MessageEventContent); ok && evt.Sender == sender {
-			bodies = append(bodies, msg.Body)
+		if evt.Sender == sender {
+			bodies = append(bodies, evt.Content.AsMessage().Body)
 		}
 	}
 	return bodies
@@ -83,7 +55,7 @@ func messagesFrom(t *testing.T, cli *mautrix.Client, roomID id.RoomID, sender id
 
 func sendText(t *testing.T, cli *mautrix.Client, roomID id.RoomID, text string) id.EventID {
 	t.Helper()
-	resp, err := cli.SendText(context.Background(), roomID, text)
+	resp, err := cli.SendText(t.Context(), roomID, text)
 	if err != nil {
 		t.Fatalf("send %q: %v", text, err)
 	}
@@ -93,32 +65,27 @@ func sendText(t *testing.T, cli *mautrix.Client, roomID id.RoomID, text string) 
 // openManagementRoom creates a DM with the bridge bot and waits until the bot has joined.
 func openManagementRoom(t *testing.T, cli *mautrix.Client, bot id.UserID) id.RoomID {
 	t.Helper()
-	ctx := context.Background()
-	resp, err := cli.CreateRoom(ctx, &mautrix.ReqCreateRoom{Invite: []id.UserID{bot}, IsDirect: true, Preset: "trusted_private_chat"})
+	roomID, err := devbridge.OpenManagementRoom(waitCtx(t), cli, bot)
 	if err != nil {
-		t.Fatalf("create management room: %v", err)
+		t.Fatal(err)
 	}
-	waitJoined(t, cli, resp.RoomID, bot)
-	return resp.RoomID
-}
-
-func hasMember(m *mautrix.RespJoinedMembers, u id.UserID) bool {
-	_, ok := m.Joined[u]
-	return ok
+	return roomID
 }
 
 // waitJoined waits until user has joined the room.
 func waitJoined(t *testing.T, cli *mautrix.Client, roomID id.RoomID, user id.UserID) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for {
-		members, err := cli.JoinedMembers(context.Background(), roomID)
-		if err == nil && hasMember(members, user) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not join %s", user, roomID)
-		}
-		time.Sleep(250 * time.Millisecond)
+	if err := devbridge.WaitJoined(waitCtx(t), cli, roomID, user); err != nil {
+		t.Fatal(err)
 	}
+}
+
+// roomEvents returns the room's latest message events, oldest first.
+func roomEvents(t *testing.T, cli *mautrix.Client, roomID id.RoomID) []*event.Event {
+	t.Helper()
+	msgs, err := devbridge.RoomMessages(t.Context(), cli, roomID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msgs
 }

@@ -259,6 +259,13 @@ func (s *Server) printLog(t T) {
 // logged in as that user.
 func (s *Server) RegisterUser(t T, localpart string) *mautrix.Client {
 	t.Helper()
+	return s.RegisterUserWithPassword(t, localpart, randomHex(16))
+}
+
+// RegisterUserWithPassword is RegisterUser with a password of the caller's, for a person who
+// will log in with a Matrix client too.
+func (s *Server) RegisterUserWithPassword(t T, localpart, password string) *mautrix.Client {
+	t.Helper()
 	if !s.started {
 		t.Fatalf("tesths: RegisterUser before Start")
 	}
@@ -269,7 +276,6 @@ func (s *Server) RegisterUser(t T, localpart string) *mautrix.Client {
 	if err := s.call(ctx, http.MethodGet, "/_synapse/admin/v1/register", nil, &nonce); err != nil {
 		t.Fatalf("tesths: registering %q: getting nonce: %v", localpart, err)
 	}
-	password := randomHex(16)
 	req := map[string]any{
 		"nonce":    nonce.Nonce,
 		"username": localpart,
