@@ -1,0 +1,299 @@
+// Command cpimbench measures the bridge's throughput, latency and memory through its real
+// interfaces, against a stand-in homeserver (package hsstub) that answers at once, and measures
+// the baseline connector (bench/baseline) the same way in the same invocation, so that every
+// figure comes with its ratio to bridgev2's floor. bench/run.sh builds the binaries and runs it;
+// BENCHMARKS.md explains the figures.
+//
+// Inbound, Gateways gateways post CPIM messages to the bridge's /_cpim/v1/message; a message has
+// arrived when the stand-in receives its m.room.message. Outbound, the harness pushes appservice
+// transactions of m.room.message events into the portals the inbound messages created; a message
+// has arrived when the test gateway receives it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+
+	"github.com/matrix-cpim/matrix-cpim/bench/harness"
+)
+
+type options struct {
+	bridge, baseline string
+	outDir, workDir  string
+	keep             bool
+
+	runs                     int
+	users, ghosts, gateways  int
+	size                     int
+	inN, inConc              int
+	latN, latConc            int
+	latRate                  float64
+	outN, outBatch, outConc  int
+	memUsers, memPortals     int
+	memMsgs                  int
+	profileSecs              int
+	logLevel                 string
+	phaseTimeout, settleTime time.Duration
+}
+
+func main() {
+	o := &options{}
+	flag.StringVar(&o.bridge, "bridge", "", "matrix-cpim binary (required)")
+	flag.StringVar(&o.baseline, "baseline", "", "baseline binary (required)")
+	flag.StringVar(&o.outDir, "out", "bench-results", "directory for results.json, results.md and profiles")
+	flag.BoolVar(&o.keep, "keep", false, "keep the bridges' work directories (config, database, logs)")
+	flag.IntVar(&o.runs, "runs", 3, "repetitions of the throughput and latency figures; medians are reported")
+	flag.IntVar(&o.users, "users", 10, "Matrix users in the throughput runs")
+	flag.IntVar(&o.ghosts, "ghosts", 10, "remote contacts per user in the throughput runs (portals = users × ghosts)")
+	flag.IntVar(&o.gateways, "gateways", 4, "gateways the contacts are spread over")
+	flag.IntVar(&o.size, "size", 100, "message text size in bytes")
+	flag.IntVar(&o.inN, "in-n", 20000, "inbound messages in the throughput phase")
+	flag.IntVar(&o.inConc, "in-conc", 16, "inbound requests in flight in the throughput phase")
+	flag.IntVar(&o.latN, "lat-n", 2000, "messages in each fixed-rate latency phase")
+	flag.Float64Var(&o.latRate, "lat-rate", 200, "offered rate of the latency phases, messages per second")
+	flag.IntVar(&o.latConc, "lat-conc", 64, "requests in flight at most in the latency phases")
+	flag.IntVar(&o.outN, "out-n", 20000, "outbound messages in the throughput phase")
+	flag.IntVar(&o.outBatch, "out-batch", 50, "events per appservice transaction in the throughput phase")
+	flag.IntVar(&o.outConc, "out-conc", 1, "transactions in flight (homeservers send one at a time)")
+	flag.IntVar(&o.memUsers, "mem-users", 100, "Matrix users in the memory run")
+	flag.IntVar(&o.memPortals, "mem-portals", 10000, "idle portals of the memory run (0 skips it)")
+	flag.IntVar(&o.memMsgs, "mem-msgs", 100000, "messages of the memory run")
+	flag.IntVar(&o.profileSecs, "profile", 10, "seconds of CPU profile in an extra, unreported run (0 skips it)")
+	flag.StringVar(&o.logLevel, "log-level", "", "logging.min_level of both bridges (default: the example config's)")
+	flag.DurationVar(&o.phaseTimeout, "phase-timeout", 10*time.Minute, "bound on sending one phase's messages")
+	flag.DurationVar(&o.settleTime, "settle", 5*time.Second, "idle time before reading the memory figures")
+	quick := flag.Bool("quick", false, "small sizes for a smoke run: 1 run, 2000 messages, 1000 portals, 10000 messages")
+	flag.Parse()
+	if *quick {
+		o.runs, o.inN, o.outN, o.latN = 1, 2000, 2000, 500
+		o.memUsers, o.memPortals, o.memMsgs, o.profileSecs = 20, 1000, 10000, 3
+	}
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "cpimbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o *options) error {
+	if o.bridge == "" || o.baseline == "" {
+		return errors.New("-bridge and -baseline are required")
+	}
+	if o.runs < 1 || o.users < 1 || o.ghosts < 1 || o.gateways < 1 || o.memUsers < 1 {
+		return errors.New("-runs, -users, -ghosts, -gateways and -mem-users must be positive")
+	}
+	var err error
+	// The bridges run in their own work directories.
+	for _, p := range []*string{&o.bridge, &o.baseline} {
+		if *p, err = filepath.Abs(*p); err != nil {
+			return err
+		}
+	}
+	if err = os.MkdirAll(o.outDir, 0o755); err != nil {
+		return err
+	}
+	if o.workDir, err = os.MkdirTemp("", "cpimbench-"); err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Println("work directories in", o.workDir)
+	} else {
+		defer os.RemoveAll(o.workDir)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	variants := []variant{
+		{name: "matrix-cpim", binary: o.bridge, network: cpimNetwork},
+		{name: "baseline", binary: o.baseline, network: baselineNetwork},
+	}
+	res := &results{Machine: describeMachine(), Options: o.describe(), Variants: map[string]*variantResult{}}
+	for _, v := range variants {
+		res.Variants[v.name] = &variantResult{}
+	}
+	// Variants alternate within each repetition, so that drift of the machine (thermal, other
+	// load) spreads over both.
+	for rep := range o.runs {
+		for _, v := range variants {
+			fmt.Printf("== run %d/%d: %s\n", rep+1, o.runs, v.name)
+			phases, err := throughputRun(ctx, v, o, "")
+			if err != nil {
+				return fmt.Errorf("%s, run %d: %w", v.name, rep+1, err)
+			}
+			res.Variants[v.name].Runs = append(res.Variants[v.name].Runs, phases)
+		}
+	}
+	if o.memPortals > 0 {
+		for _, v := range variants {
+			fmt.Printf("== memory: %s\n", v.name)
+			m, err := memoryRun(ctx, v, o)
+			if err != nil {
+				return fmt.Errorf("%s, memory run: %w", v.name, err)
+			}
+			res.Variants[v.name].Memory = m
+		}
+	}
+	if o.profileSecs > 0 {
+		for _, v := range variants {
+			fmt.Printf("== profile: %s\n", v.name)
+			if _, err := throughputRun(ctx, v, o, filepath.Join(o.outDir, v.name)); err != nil {
+				return fmt.Errorf("%s, profile run: %w", v.name, err)
+			}
+		}
+	}
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err = os.WriteFile(filepath.Join(o.outDir, "results.json"), data, 0o644); err != nil {
+		return err
+	}
+	report := res.markdown(o)
+	fmt.Print("\n", report)
+	return os.WriteFile(filepath.Join(o.outDir, "results.md"), []byte(report), 0o644)
+}
+
+// Phase names, in report order.
+const (
+	phasePortals    = "portal creation"
+	phaseInMax      = "inbound, max rate"
+	phaseInPaced    = "inbound, fixed rate"
+	phaseOutMax     = "outbound, max rate"
+	phaseOutPaced   = "outbound, fixed rate"
+	phaseMemPortals = "memory: portals"
+	phaseMemMsgs    = "memory: messages"
+)
+
+// throughputRun starts a fresh bridge and runs the throughput and latency phases. With
+// profilePrefix set, the two max-rate phases write CPU profiles to profilePrefix-{inbound,outbound}.pprof.
+func throughputRun(ctx context.Context, v variant, o *options, profilePrefix string) (map[string]harness.Phase, error) {
+	topo := harness.Topology{ServerName: "bench.test", Users: o.users, Ghosts: o.ghosts, Gateways: o.gateways}
+	e, err := startEnv(ctx, v, topo, o)
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	profile := func(dir string) string {
+		if profilePrefix == "" {
+			return ""
+		}
+		return profilePrefix + "-" + dir + ".pprof"
+	}
+	phases := map[string]harness.Phase{}
+	steps := []struct {
+		name string
+		do   func() (harness.Phase, error)
+	}{
+		{phasePortals, func() (harness.Phase, error) {
+			return e.inbound(ctx, "portals", harness.Load{N: topo.Pairs(), Concurrency: o.inConc}, o, "")
+		}},
+		{phaseInMax, func() (harness.Phase, error) {
+			return e.inbound(ctx, "in", harness.Load{N: o.inN, Concurrency: o.inConc}, o, profile("inbound"))
+		}},
+		{phaseInPaced, func() (harness.Phase, error) {
+			return e.inbound(ctx, "inlat", harness.Load{N: o.latN, Rate: o.latRate, Concurrency: o.latConc}, o, "")
+		}},
+		{phaseOutMax, func() (harness.Phase, error) {
+			return e.outbound(ctx, "out", harness.Load{N: o.outN, Batch: o.outBatch, Concurrency: o.outConc}, o, profile("outbound"))
+		}},
+		{phaseOutPaced, func() (harness.Phase, error) {
+			return e.outbound(ctx, "outlat", harness.Load{N: o.latN, Rate: o.latRate, Concurrency: o.latConc}, o, "")
+		}},
+	}
+	for _, s := range steps {
+		p, err := s.do()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.name, err)
+		}
+		fmt.Printf("   %-22s %s\n", s.name, describePhase(p))
+		phases[s.name] = p
+	}
+	if profilePrefix != "" {
+		if err := e.bridge.Profile(ctx, "heap", "", profilePrefix+"-heap.pprof"); err != nil {
+			return nil, err
+		}
+	}
+	return phases, nil
+}
+
+func describePhase(p harness.Phase) string {
+	return fmt.Sprintf("answered %6.0f/s  delivered %6.0f/s  bridge cpu %5.0fµs/msg  harness cpu %5.0fµs/msg  other load %.2f cores  e2e %s",
+		p.AnswerRate, p.DeliverRate, us(p.CPUPerMsg), us(p.HarnessCPUPerMsg), p.OtherLoad, p.EndToEnd)
+}
+
+func us(d time.Duration) float64 {
+	return float64(d) / float64(time.Microsecond)
+}
+
+// Memory is the bridge's resident memory at the points of the memory run, in KiB.
+type Memory struct {
+	Started     int64 // ready, before any message
+	Portals     int   // idle portals at the second reading
+	WithPortals int64
+	Messages    int // messages at the third reading
+	AfterMsgs   int64
+	Peak        int64 // VmHWM at the end
+	// Phases are the two loads, for their rates.
+	Phases map[string]harness.Phase
+}
+
+// memoryRun creates memPortals portals, lets the bridge idle, then sends memMsgs messages over them.
+func memoryRun(ctx context.Context, v variant, o *options) (*Memory, error) {
+	ghosts := max(o.memPortals/o.memUsers, 1)
+	topo := harness.Topology{ServerName: "bench.test", Users: o.memUsers, Ghosts: ghosts, Gateways: o.gateways}
+	e, err := startEnv(ctx, v, topo, o)
+	if err != nil {
+		return nil, err
+	}
+	defer e.close()
+	m := &Memory{Portals: topo.Pairs(), Messages: o.memMsgs, Phases: map[string]harness.Phase{}}
+	read := func(dst *int64) error {
+		if !sleepCtx(ctx, o.settleTime) {
+			return ctx.Err()
+		}
+		mem, err := harness.ReadMemory(e.bridge.PID())
+		*dst, m.Peak = mem.RSS, mem.Peak
+		return err
+	}
+	if err = read(&m.Started); err != nil {
+		return nil, err
+	}
+	p, err := e.inbound(ctx, "memportals", harness.Load{N: topo.Pairs(), Concurrency: o.inConc}, o, "")
+	if err != nil {
+		return nil, fmt.Errorf("creating portals: %w", err)
+	}
+	m.Phases[phaseMemPortals] = p
+	fmt.Printf("   %-22s %s\n", phaseMemPortals, describePhase(p))
+	if err = read(&m.WithPortals); err != nil {
+		return nil, err
+	}
+	p, err = e.inbound(ctx, "memmsgs", harness.Load{N: o.memMsgs, Concurrency: o.inConc}, o, "")
+	if err != nil {
+		return nil, fmt.Errorf("sending messages: %w", err)
+	}
+	m.Phases[phaseMemMsgs] = p
+	fmt.Printf("   %-22s %s\n", phaseMemMsgs, describePhase(p))
+	if err = read(&m.AfterMsgs); err != nil {
+		return nil, err
+	}
+	fmt.Printf("   RSS: started %d MiB, %d idle portals %d MiB, after %d messages %d MiB, peak %d MiB\n",
+		m.Started>>10, m.Portals, m.WithPortals>>10, m.Messages, m.AfterMsgs>>10, m.Peak>>10)
+	return m, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

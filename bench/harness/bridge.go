@@ -1,0 +1,232 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"gopkg.in/yaml.v3"
+	"maunium.net/go/mautrix/appservice"
+)
+
+// BridgeOptions say how to configure and run a bridgev2 bridge binary (matrix-cpim or the
+// baseline), the way an admin does: `-e` writes the example config, the harness edits it, `-g`
+// writes the registration.
+type BridgeOptions struct {
+	Binary     string
+	Dir        string // holds config, registration, database and logs; must exist
+	Homeserver string // URL
+	ServerName string
+	Network    map[string]any // keys of the network: section
+	// LogLevel replaces logging.min_level when set. Either way the log goes to one JSON file, as
+	// in the end-to-end tests.
+	LogLevel string
+	// DebugSecret, when set, becomes the provisioning shared secret and turns on bridgev2's debug
+	// endpoints, which serve net/http/pprof at /debug/pprof/ on the appservice listener.
+	DebugSecret string
+	ExtraArgs   []string
+}
+
+// Bridge is a configured bridge process.
+type Bridge struct {
+	URL          string // the appservice listener
+	Registration *appservice.Registration
+	RegPath      string
+	opts         BridgeOptions
+	cfgPath      string
+	cmd          *exec.Cmd
+	exited       chan struct{}
+}
+
+// startTimeout bounds the wait for a bridge to answer /_matrix/mau/ready; stopTimeout is its grace
+// after SIGINT.
+const (
+	startTimeout = 60 * time.Second
+	stopTimeout  = 30 * time.Second
+)
+
+// SetupBridge writes the config and registration; the bridge is not started.
+func SetupBridge(ctx context.Context, o BridgeOptions) (*Bridge, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	b := &Bridge{
+		URL:     fmt.Sprintf("http://127.0.0.1:%d", port),
+		RegPath: filepath.Join(o.Dir, "registration.yaml"),
+		opts:    o,
+		cfgPath: filepath.Join(o.Dir, "config.yaml"),
+	}
+	if err = runTool(ctx, o.Dir, o.Binary, "-e", "-c", b.cfgPath); err != nil {
+		return nil, err
+	}
+	var cfg map[string]any
+	data, err := os.ReadFile(b.cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	if err = yaml.Unmarshal(data, &cfg); err != nil {
+		return nil, fmt.Errorf("%s: %w", b.cfgPath, err)
+	}
+	Set(cfg, o.Homeserver, "homeserver", "address")
+	Set(cfg, o.ServerName, "homeserver", "domain")
+	Set(cfg, b.URL, "appservice", "address")
+	Set(cfg, "127.0.0.1", "appservice", "hostname")
+	Set(cfg, port, "appservice", "port")
+	Set(cfg, "sqlite3-fk-wal", "database", "type")
+	Set(cfg, "file:"+filepath.Join(o.Dir, "bridge.db")+"?_txlock=immediate", "database", "uri")
+	Set(cfg, map[string]any{"*": "relay", o.ServerName: "user"}, "bridge", "permissions")
+	Set(cfg, []any{map[string]any{"type": "file", "format": "json", "filename": filepath.Join(o.Dir, "bridge.log")}}, "logging", "writers")
+	if o.LogLevel != "" {
+		Set(cfg, o.LogLevel, "logging", "min_level")
+	}
+	if o.DebugSecret != "" {
+		Set(cfg, o.DebugSecret, "provisioning", "shared_secret")
+		Set(cfg, true, "provisioning", "debug_endpoints")
+	}
+	for k, v := range o.Network {
+		Set(cfg, v, "network", k)
+	}
+	if data, err = yaml.Marshal(cfg); err != nil {
+		return nil, err
+	}
+	if err = os.WriteFile(b.cfgPath, data, 0o600); err != nil {
+		return nil, err
+	}
+	if err = runTool(ctx, o.Dir, o.Binary, "-g", "-c", b.cfgPath, "-r", b.RegPath); err != nil {
+		return nil, err
+	}
+	if b.Registration, err = appservice.LoadRegistration(b.RegPath); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// Start runs the bridge and waits until it answers.
+func (b *Bridge) Start(ctx context.Context) error {
+	out, err := os.OpenFile(filepath.Join(b.opts.Dir, "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	b.cmd = exec.Command(b.opts.Binary, append([]string{"-c", b.cfgPath, "-r", b.RegPath}, b.opts.ExtraArgs...)...)
+	b.cmd.Dir = b.opts.Dir
+	b.cmd.Stdout, b.cmd.Stderr = out, out
+	// A harness that dies must not leave a bridge holding its port.
+	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err = b.cmd.Start(); err != nil {
+		out.Close()
+		return err
+	}
+	b.exited = make(chan struct{})
+	go func() { _ = b.cmd.Wait(); out.Close(); close(b.exited) }()
+	deadline := time.Now().Add(startTimeout)
+	for {
+		select {
+		case <-b.exited:
+			return fmt.Errorf("%s exited during start-up; see %s", filepath.Base(b.opts.Binary), b.opts.Dir)
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if resp, err := http.Get(b.URL + "/_matrix/mau/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready after %s; see %s", filepath.Base(b.opts.Binary), startTimeout, b.opts.Dir)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// PID is the bridge's process ID.
+func (b *Bridge) PID() int { return b.cmd.Process.Pid }
+
+// Stop sends SIGINT and waits for the bridge to exit, killing it after stopTimeout.
+func (b *Bridge) Stop() {
+	if b.cmd == nil || b.cmd.Process == nil {
+		return
+	}
+	_ = b.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-b.exited:
+	case <-time.After(stopTimeout):
+		_ = b.cmd.Process.Kill()
+		<-b.exited
+	}
+}
+
+// Profile fetches /debug/pprof/{name}?{query} into dst; the bridge must have been set up with a
+// DebugSecret. For a CPU profile, name is "profile" and query "seconds=N", and the call takes N
+// seconds.
+func (b *Bridge) Profile(ctx context.Context, name, query, dst string) error {
+	if b.opts.DebugSecret == "" {
+		return fmt.Errorf("bridge set up without DebugSecret: no pprof endpoint")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.URL+"/debug/pprof/"+name+"?"+query, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+b.opts.DebugSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("pprof %s: %s: %s", name, resp.Status, msg)
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err = io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Set assigns cfg[path[0]][path[1]]… = v, creating maps on the way.
+func Set(cfg map[string]any, v any, path ...string) {
+	for _, k := range path[:len(path)-1] {
+		next, ok := cfg[k].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			cfg[k] = next
+		}
+		cfg = next
+	}
+	cfg[path[len(path)-1]] = v
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func runTool(ctx context.Context, dir, name string, args ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return nil
+}
