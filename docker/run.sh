@@ -11,8 +11,7 @@
 # runs as that user, which must be able to write the data directory.
 #
 # Environment: UID, GID; BRIDGE_DATA, the data directory (default /data); BRIDGE_BINARY, the bridge
-# (default /usr/bin/matrix-cpim). The names avoid the MATRIX_CPIM_ prefix, which an admin may pick as
-# the bridge's env_config_prefix: the bridge refuses variables with that prefix that name no config key.
+# (default /usr/bin/matrix-cpim).
 set -eu
 
 data=${BRIDGE_DATA:-/data}
@@ -48,6 +47,10 @@ if [ "$(id -u)" = 0 ] && [ "$uid" != 0 ]; then
 	chown -R "$uid:$gid" "$data" || printf 'matrix-cpim: could not give %s to %s:%s\n' "$data" "$uid" "$gid" >&2
 	exec setpriv --reuid="$uid" --regid="$gid" --clear-groups -- /bin/sh "$0" "$@"
 fi
+
+# The bridge reads variables that start with its env_config_prefix as config keys and refuses those
+# that name none; BRIDGE_ is the prefix its example config suggests.
+unset BRIDGE_DATA BRIDGE_BINARY
 
 if ! [ -w "$data" ] || ! [ -x "$data" ]; then
 	fail "$data is not writable by uid $(id -u) gid $(id -g): give it to that user, or start the container as root so that this script gives it to UID:GID"

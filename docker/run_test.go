@@ -285,10 +285,12 @@ func TestRunSetup(t *testing.T) {
 	assertFiles(t, data, "config.yaml", "registration.yaml")
 
 	// Servers started by tests listen on loopback only, so the appservice listener that run.sh
-	// opened to all interfaces is moved back, to a free port.
+	// opened to all interfaces is moved back, to a free port. The prefix is the one the example
+	// config suggests, which run.sh's own variables start with.
 	editYAML(t, config, map[string]string{
 		"appservice.hostname": "127.0.0.1",
 		"appservice.port":     freePort(t),
+		"env_config_prefix":   "BRIDGE_",
 	})
 
 	// Third start: the bridge, with the config and registration run.sh names. It reaches the fake
