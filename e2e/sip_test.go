@@ -81,7 +81,7 @@ func TestSIP(t *testing.T) {
 
 	t.Logf("step 2 after %s", time.Since(start))
 	// 2. alice answers: bob's gateway gets a MESSAGE for bob whose body is conformant CPIM.
-	gw := startGatewaySIPp(t, gwPort, "uas_answer.xml", 1, "-key", "status", "200", "-key", "reason", "OK")
+	gw := startGatewaySIPp(t, gwPort, "uas_200.xml", 1)
 	sendText(t, alice, room, "Hello Bob, from Matrix")
 	gw.wait(t)
 	reqs := gw.requests(t)
@@ -122,8 +122,8 @@ func TestSIP(t *testing.T) {
 	t.Logf("step 3b after %s", time.Since(start))
 	// The gateway refuses for good (403): alice sees the reason. Messages of a conversation go out in
 	// order, so this is also the first request after "retry me" was delivered: no third attempt.
-	const reason = "Recipient does not take messages from this bridge"
-	gw = startGatewaySIPp(t, gwPort, "uas_answer.xml", 1, "-key", "status", "403", "-key", "reason", reason)
+	const reason = "Recipient does not take messages from this bridge" // in uas_403.xml
+	gw = startGatewaySIPp(t, gwPort, "uas_403.xml", 1)
 	refused := sendText(t, alice, room, "refuse me")
 	gw.wait(t)
 	if reqs = gw.requests(t); len(reqs) != 1 || reqs[0].text() != "refuse me" {
@@ -187,9 +187,9 @@ func startSIPp(t *testing.T, scenario string, args ...string) *sippProc {
 
 // startGatewaySIPp runs SIPp as bob's gateway: a UAS on UDP port for calls requests, and waits
 // until it listens.
-func startGatewaySIPp(t *testing.T, port int, scenario string, calls int, args ...string) *sippProc {
+func startGatewaySIPp(t *testing.T, port int, scenario string, calls int) *sippProc {
 	t.Helper()
-	s := startSIPp(t, scenario, append([]string{"-t", "u1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(calls)}, args...)...)
+	s := startSIPp(t, scenario, "-t", "u1", "-p", strconv.Itoa(port), "-m", strconv.Itoa(calls))
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	deadline := time.Now().Add(waitTimeout)
 	for {
