@@ -113,7 +113,12 @@ func zone(offMin int) *time.Location {
 }
 
 // appendDateTime appends t as an RFC 3339 date-time with as many fraction
-// digits as needed to represent it exactly.
+// digits as needed to represent it exactly. RFC 3339 offsets have no
+// seconds, so a time in a zone whose offset does (local mean time before
+// 1900, say) is written in UTC.
 func appendDateTime(b []byte, t time.Time) []byte {
+	if _, off := t.Zone(); off%60 != 0 {
+		t = t.UTC()
+	}
 	return t.AppendFormat(b, time.RFC3339Nano)
 }

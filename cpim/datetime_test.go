@@ -71,3 +71,12 @@ func TestAppendDateTime(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendDateTimeSecondsOffset(t *testing.T) {
+	tm := time.Date(1890, 5, 1, 12, 0, 0, 0, time.FixedZone("LMT", 19*60+32))
+	got := string(appendDateTime(nil, tm))
+	back, msg := parseDateTime(got, false)
+	if msg != "" || !back.Equal(tm) {
+		t.Errorf("appendDateTime = %q, reads back as %v (%s)", got, back, msg)
+	}
+}

@@ -140,7 +140,9 @@ func appendCTLEscape(b []byte, c byte) []byte {
 // forgiving: an unknown escape stands for the character after the
 // backslash and a backslash ending the value is dropped. A valid UTF-16
 // surrogate pair written as two \u escapes becomes one character; a lone
-// surrogate becomes U+FFFD.
+// surrogate becomes U+FFFD. The result may hold any control character,
+// NUL included: callers that hand text on must filter what they cannot
+// take.
 func Unescape(s string) string {
 	i := strings.IndexByte(s, '\\')
 	if i < 0 {

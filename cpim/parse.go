@@ -18,6 +18,7 @@ import (
 // the repaired form, so that serializing a leniently parsed message yields
 // conformant output.
 type Parser struct {
+	// Lenient accepts the deviations listed in the package documentation.
 	Lenient bool
 
 	// Limits; 0 selects the default, a negative value disables the limit.
