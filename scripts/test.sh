@@ -23,7 +23,7 @@ export MATRIX_CPIM_TEST_POSTGRES
 trap 'scripts/postgres.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
 
 log "gofmt and go vet"
-unformatted=$(gofmt -l $(git ls-files '*.go'))
+unformatted=$(git ls-files -z '*.go' | xargs -0 gofmt -l)
 if [ -n "$unformatted" ]; then
 	echo "gofmt would change: $unformatted"
 	exit 1
