@@ -18,8 +18,9 @@ RUN apt-get update \
 	&& apt-get install -y --no-install-recommends ca-certificates \
 	&& rm -rf /var/lib/apt/lists/*
 # The user docker/run.sh gives /data to and runs the bridge as, unless UID and GID say otherwise.
-RUN groupadd --system --gid 1337 matrix-cpim \
-	&& useradd --system --uid 1337 --gid 1337 --home-dir /data --no-create-home --shell /usr/sbin/nologin matrix-cpim
+# Not a --system user: useradd warns about a system uid above 999.
+RUN groupadd --gid 1337 matrix-cpim \
+	&& useradd --uid 1337 --gid 1337 --home-dir /data --no-create-home --shell /usr/sbin/nologin matrix-cpim
 COPY --from=build /src/matrix-cpim /src/cpimtool /usr/bin/
 COPY docker/run.sh /docker-run.sh
 VOLUME /data
