@@ -19,6 +19,7 @@ type Config struct {
 	Gateways          []gateway.Config `yaml:"gateways"`
 	SIP               SIPConfig        `yaml:"sip"`
 	SRVRouting        SRVConfig        `yaml:"srv_routing"`
+	RateLimit         RateLimitConfig  `yaml:"rate_limit"`
 	DeliveryDeadline  time.Duration    `yaml:"delivery_deadline"`
 	MaxMessageSize    int              `yaml:"max_message_size"`
 	IdempotencyWindow time.Duration    `yaml:"idempotency_window"`
@@ -45,6 +46,13 @@ type SRVConfig struct {
 	MaxTries  int           `yaml:"max_tries"`
 }
 
+// RateLimitConfig is the `network.rate_limit` section.
+type RateLimitConfig struct {
+	PerGateway float64 `yaml:"per_gateway"`
+	PerSender  float64 `yaml:"per_sender"`
+	Burst      int     `yaml:"burst"`
+}
+
 // upgradeConfig copies every key of the admin's config onto the current example: bridgev2 rewrites
 // config.yaml on start from the example plus what this copies, so a key missing here would be lost.
 func upgradeConfig(helper up.Helper) {
@@ -60,6 +68,9 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Str|up.Int, "srv_routing", "timeout")
 	helper.Copy(up.Int, "srv_routing", "max_cache")
 	helper.Copy(up.Int, "srv_routing", "max_tries")
+	helper.Copy(up.Int|up.Float, "rate_limit", "per_gateway")
+	helper.Copy(up.Int|up.Float, "rate_limit", "per_sender")
+	helper.Copy(up.Int, "rate_limit", "burst")
 	helper.Copy(up.Str|up.Int, "delivery_deadline")
 	helper.Copy(up.Int, "max_message_size")
 	helper.Copy(up.Str|up.Int, "idempotency_window")
@@ -69,6 +80,9 @@ func upgradeConfig(helper up.Helper) {
 func (c *Config) validate() error {
 	if err := gateway.ValidateAll(c.Gateways); err != nil {
 		return err
+	}
+	if r := c.RateLimit; r.PerGateway < 0 || r.PerSender < 0 || r.Burst < 0 {
+		return fmt.Errorf("network.rate_limit: rates and burst must not be negative")
 	}
 	if c.DeliveryDeadline <= 0 {
 		return fmt.Errorf("network.delivery_deadline: must be a positive duration such as 10m")

@@ -44,6 +44,10 @@ srv_routing:
     timeout: 1s
     max_cache: 10
     max_tries: 3
+rate_limit:
+    per_gateway: 12.5
+    per_sender: 3
+    burst: 7
 delivery_deadline: 2m
 max_message_size: 4096
 idempotency_window: 24h
@@ -78,6 +82,9 @@ idempotency_window: 24h
 	}
 	if want := (SRVConfig{Enabled: true, DNSServer: "127.0.0.1:5353", Timeout: time.Second, MaxCache: 10, MaxTries: 3}); got.SRVRouting != want {
 		t.Errorf("srv_routing after upgrade = %+v, want %+v", got.SRVRouting, want)
+	}
+	if want := (RateLimitConfig{PerGateway: 12.5, PerSender: 3, Burst: 7}); got.RateLimit != want {
+		t.Errorf("rate_limit after upgrade = %+v, want %+v", got.RateLimit, want)
 	}
 	if g := got.Gateways[1]; len(g.AllowFrom) != 2 || g.DigestUsername != "bridge" || g.DigestPassword != "pw" {
 		t.Errorf("SIP gateway keys lost in upgrade: %+v", g)

@@ -92,7 +92,8 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	c.matrix = br.Matrix.(*matrix.Connector)
 	c.db = database.New(string(br.ID), br.DB.Database, br.Log.With().Str("db_section", "cpim").Logger())
 	c.metrics = metrics.New(nil)
-	c.acceptor = c.metrics.WrapAcceptor(c)
+	r := c.Config.RateLimit
+	c.acceptor = c.metrics.WrapAcceptor(gateway.Limit(c, gateway.Limits{PerGateway: r.PerGateway, PerSender: r.PerSender, Burst: r.Burst}))
 	c.wake = make(chan struct{}, 1)
 	c.outboundWake = make(chan struct{}, 1)
 	c.hookAutoLogin()

@@ -37,14 +37,21 @@ func newTestDNS(t *testing.T, records ...string) *testDNS {
 		name := strings.ToLower(rr.Header().Name)
 		d.zone[name] = append(d.zone[name], rr)
 	}
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.addr = pc.LocalAddr().String()
-	l, err := net.Listen("tcp", d.addr)
-	if err != nil {
-		t.Fatal(err)
+	// The UDP port picked for us may be taken for TCP by another process: try a few.
+	var pc net.PacketConn
+	var l net.Listener
+	for attempt := 0; l == nil; attempt++ {
+		var err error
+		if pc, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		d.addr = pc.LocalAddr().String()
+		if l, err = net.Listen("tcp", d.addr); err != nil {
+			pc.Close()
+			if attempt == 20 {
+				t.Fatal(err)
+			}
+		}
 	}
 	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: d}, {Listener: l, Handler: d}} {
 		started := make(chan struct{})

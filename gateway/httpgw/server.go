@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,10 +29,15 @@ const (
 // DefaultMaxBody is the default bound of a request body.
 const DefaultMaxBody = 1 << 20
 
+// DefaultReadTimeout is the default time a gateway has to send a request body.
+const DefaultReadTimeout = 30 * time.Second
+
 // Options tune NewHandler. The zero value is ready to use.
 type Options struct {
 	// MaxBody bounds the request body in bytes; larger requests get 413. 0 means DefaultMaxBody.
 	MaxBody int64
+	// ReadTimeout bounds the time to receive a request body; 0 means DefaultReadTimeout.
+	ReadTimeout time.Duration
 	// Parser parses the bodies. nil means a lenient parser bounded by MaxBody: by the robustness
 	// principle a gateway that sends LF line ends or stray spaces still means a message, and as
 	// the bridge relays nothing, leniency cannot pass malformed CPIM on.
@@ -45,6 +51,7 @@ type handler struct {
 	localDomain string
 	acc         gateway.Acceptor
 	maxBody     int64
+	readTimeout time.Duration
 	parser      *cpim.Parser
 	log         zerolog.Logger
 }
@@ -57,11 +64,15 @@ func NewHandler(gws []gateway.Config, localDomain string, acc gateway.Acceptor, 
 		localDomain: localDomain,
 		acc:         acc,
 		maxBody:     opts.MaxBody,
+		readTimeout: opts.ReadTimeout,
 		parser:      opts.Parser,
 		log:         opts.Logger,
 	}
 	if h.maxBody <= 0 {
 		h.maxBody = DefaultMaxBody
+	}
+	if h.readTimeout <= 0 {
+		h.readTimeout = DefaultReadTimeout
 	}
 	if h.parser == nil {
 		h.parser = &cpim.Parser{Lenient: true, MaxBody: int(h.maxBody)}
@@ -115,10 +126,15 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, r, gw, tooLarge(h.maxBody))
 		return
 	}
+	// The appservice listener has no read timeout of its own; without one a client that trickles
+	// its body would hold a connection and a goroutine for ever.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(h.readTimeout))
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			h.refuse(w, r, gw, tooLarge(h.maxBody))
+		} else if errors.Is(err, os.ErrDeadlineExceeded) {
+			h.refuse(w, r, gw, gateway.Refuse(http.StatusRequestTimeout, gateway.CodeMalformed, "the body did not arrive within %s", h.readTimeout))
 		} else {
 			h.refuse(w, r, gw, gateway.Refuse(http.StatusBadRequest, gateway.CodeMalformed, "reading the body: %v", err))
 		}

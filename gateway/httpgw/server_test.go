@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -404,4 +405,42 @@ func FuzzHandler(f *testing.F) {
 			t.Fatal(bad)
 		}
 	})
+}
+
+// TestHandlerSlowBody: a gateway that sends its headers and then trickles the body is cut off after
+// ReadTimeout instead of holding the connection open.
+func TestHandlerSlowBody(t *testing.T) {
+	acc := &fakeAcceptor{}
+	srv := httptest.NewServer(NewHandler(testGateways, localDomain, acc, Options{ReadTimeout: 300 * time.Millisecond}))
+	defer srv.Close()
+	pr, pw := io.Pipe()
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		defer pw.Close()
+		for {
+			if _, err := pw.Write([]byte("F")); err != nil {
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+Path, pr)
+	req.Header.Set("Authorization", "Bearer in-alpha")
+	req.Header.Set("Content-Type", ContentType)
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("the server should answer, not drop the request: %v", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestTimeout {
+		t.Errorf("status %d, want 408", resp.StatusCode)
+	}
+	if len(acc.Calls()) != 0 {
+		t.Error("Accept called for a body that never finished")
+	}
 }
