@@ -98,6 +98,7 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	c.outboundWake = make(chan struct{}, 1)
 	c.hookAutoLogin()
 	c.installPersistBeforeAck()
+	c.registerCommands()
 }
 
 func (c *Connector) Start(ctx context.Context) error {

@@ -54,6 +54,10 @@ func testDirectMessages(t *testing.T, db dbtest.Backend) {
 	// 1. start-chat in the management room opens a DM; what alice writes reaches the gateway.
 	mgmt := openManagementRoom(t, alice, bot)
 	seen[mgmt] = true
+	sendText(t, alice, mgmt, "gateways")
+	waitMessage(t, alice, mgmt, "gateway list", func(e *event.Event, c *event.MessageEventContent) bool {
+		return e.Sender == bot && strings.Contains(c.Body, "partner") && strings.Contains(c.Body, "example.net — reachable")
+	})
 	sendText(t, alice, mgmt, "start-chat im:bob@example.net")
 	room := waitInvite(t, alice, seen)
 
