@@ -69,16 +69,31 @@ func (cl *Client) GetUserInfo(ctx context.Context, ghost *bridgev2.Ghost) (*brid
 	return &bridgev2.UserInfo{Identifiers: []string{portal.GhostURI(ghost.ID)}}, nil
 }
 
+// GetCapabilities advertises what the bridge carries: formatted text (as multipart/alternative,
+// every tag of the Matrix allow-list survives the round trip), and replies, edits, deletions and
+// reactions through the mx extension of docs/extensions.md. Media, typing and receipts are not
+// bridged yet.
 func (cl *Client) GetCapabilities(ctx context.Context, p *bridgev2.Portal) *event.RoomFeatures {
+	formatting := event.FormattingFeatureMap{}
+	for _, f := range []event.FormattingFeature{
+		event.FmtBold, event.FmtItalic, event.FmtUnderline, event.FmtStrikethrough, event.FmtInlineCode,
+		event.FmtCodeBlock, event.FmtSyntaxHighlighting, event.FmtBlockquote, event.FmtInlineLink,
+		event.FmtUserLink, event.FmtRoomLink, event.FmtEventLink, event.FmtUnorderedList, event.FmtOrderedList,
+		event.FmtListStart, event.FmtSpoiler, event.FmtSpoilerReason, event.FmtTextForegroundColor,
+		event.FmtTextBackgroundColor, event.FmtHorizontalLine, event.FmtHeaders, event.FmtSuperscript,
+		event.FmtSubscript, event.FmtDetailsSummary, event.FmtTable,
+	} {
+		formatting[f] = event.CapLevelFullySupported
+	}
 	return &event.RoomFeatures{
-		ID:                  "org.matrix-cpim.capabilities.text",
-		Formatting:          event.FormattingFeatureMap{},
+		ID:                  "org.matrix-cpim.capabilities.rich.1",
+		Formatting:          formatting,
 		File:                event.FileFeatureMap{},
 		MaxTextLength:       60000,
-		Reply:               event.CapLevelRejected,
-		Edit:                event.CapLevelRejected,
-		Delete:              event.CapLevelRejected,
-		Reaction:            event.CapLevelRejected,
+		Reply:               event.CapLevelFullySupported,
+		Edit:                event.CapLevelFullySupported,
+		Delete:              event.CapLevelFullySupported,
+		Reaction:            event.CapLevelFullySupported,
 		ReadReceipts:        false,
 		TypingNotifications: false,
 	}

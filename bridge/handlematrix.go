@@ -20,44 +20,75 @@ import (
 // message the homeserver was told we have is in the database. The outbound worker delivers it; if
 // delivery fails for good the user gets a failure notice then.
 func (cl *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixMessage) (*bridgev2.MatrixMessageResponse, error) {
-	ghost := networkid.UserID(msg.Portal.ID)
-	domain := portal.Domain(ghost)
-	if _, _, err := cl.c.router.Route(ctx, domain); err != nil {
-		return nil, sendFailure(err, event.MessageStatusUnsupported)
+	from, to, err := cl.addresses(ctx, msg.Portal, msg.Event)
+	if err != nil {
+		return nil, err
 	}
-	m, err := portal.ToCPIM(cpim.Address{URI: cl.uri}, cpim.Address{URI: portal.GhostURI(ghost)}, msg.Content)
+	var rel portal.Relation
+	if msg.ReplyTo != nil {
+		// A reply to a message without a Message-ID goes out as a plain message.
+		if rel.InReplyTo = cl.wireID(msg.ReplyTo); rel.InReplyTo != "" {
+			rel.Quote = cl.quoteOf(ctx, msg.Portal, msg.ReplyTo)
+		}
+	}
+	m, err := portal.ToCPIM(from, to, msg.Content, rel)
 	if err != nil {
 		return nil, sendFailure(err, event.MessageStatusUnsupported)
 	}
-	// The Message-ID and TransID derive from the event ID: if the homeserver sends the event again,
-	// the queue and the gateway (Idempotency-Key) both see the same message.
-	transID, err := imdn.EncodeMessageID(string(msg.Event.ID))
+	transID, err := cl.enqueue(ctx, msg.Portal, msg.Event, string(msg.Content.MsgType), m)
 	if err != nil {
-		return nil, sendFailure(err, event.MessageStatusGenericError)
+		return nil, err
 	}
-	m.DateTime = time.UnixMilli(msg.Event.Timestamp).UTC()
-	m.Add(imdn.Namespace, imdn.Prefix, imdn.HeaderMessageID, transID)
-	_, err = cl.c.db.Outbound.Enqueue(ctx, &database.Outbound{
-		TransID:      transID,
-		Conversation: msg.Portal.PortalKey.String(),
-		Domain:       domain,
-		Body:         m.Bytes(),
-		RoomID:       string(msg.Event.RoomID),
-		EventID:      string(msg.Event.ID),
-		Sender:       string(msg.Event.Sender),
-		EventType:    msg.Event.Type.Type,
-		MsgType:      string(msg.Content.MsgType),
-		CreatedAt:    time.Now(),
-	})
-	if err != nil {
-		return nil, bridgev2.WrapErrorInStatus(err).WithErrorReason(event.MessageStatusGenericError)
-	}
-	cl.c.wakeOutbound()
 	return &bridgev2.MatrixMessageResponse{DB: &bridgedb.Message{
 		ID:        networkid.MessageID(transID),
 		SenderID:  networkid.UserID(cl.login.ID),
 		Timestamp: m.DateTime,
 	}}, nil
+}
+
+// addresses returns the From and To of a message the Matrix user sends in a DM portal: their im:
+// address with their displayname in the room as Formal-name (RFC 3862 §4.1), and the contact's.
+// It fails with a message status when no gateway serves the contact's domain.
+func (cl *Client) addresses(ctx context.Context, p *bridgev2.Portal, evt *event.Event) (from, to cpim.Address, err error) {
+	ghost := networkid.UserID(p.ID)
+	if _, _, err = cl.c.router.Route(ctx, portal.Domain(ghost)); err != nil {
+		return from, to, sendFailure(err, event.MessageStatusUnsupported)
+	}
+	from = cpim.Address{URI: cl.uri}
+	// The room's member event is in the state store already; without one the address goes alone.
+	if member, err := cl.c.Bridge.Matrix.GetMemberInfo(ctx, evt.RoomID, evt.Sender); err == nil && member != nil {
+		from.Name = member.Displayname
+	}
+	return from, cpim.Address{URI: portal.GhostURI(ghost)}, nil
+}
+
+// enqueue gives m the Message-ID of the Matrix event it comes from and queues it for the contact's
+// gateway. The Message-ID and TransID derive from the event ID: if the homeserver sends the event
+// again, the queue and the gateway (Idempotency-Key) both see the same message.
+func (cl *Client) enqueue(ctx context.Context, p *bridgev2.Portal, evt *event.Event, msgType string, m *cpim.Message) (string, error) {
+	transID, err := imdn.EncodeMessageID(string(evt.ID))
+	if err != nil {
+		return "", sendFailure(err, event.MessageStatusGenericError)
+	}
+	m.DateTime = time.UnixMilli(evt.Timestamp).UTC()
+	m.Set(imdn.Namespace, imdn.Prefix, imdn.HeaderMessageID, transID)
+	_, err = cl.c.db.Outbound.Enqueue(ctx, &database.Outbound{
+		TransID:      transID,
+		Conversation: p.PortalKey.String(),
+		Domain:       portal.Domain(networkid.UserID(p.ID)),
+		Body:         m.Bytes(),
+		RoomID:       string(evt.RoomID),
+		EventID:      string(evt.ID),
+		Sender:       string(evt.Sender),
+		EventType:    evt.Type.Type,
+		MsgType:      msgType,
+		CreatedAt:    time.Now(),
+	})
+	if err != nil {
+		return "", bridgev2.WrapErrorInStatus(err).WithErrorReason(event.MessageStatusGenericError)
+	}
+	cl.c.wakeOutbound()
+	return transID, nil
 }
 
 // sendFailure turns an error into the message status bridgev2 shows: failed for certain, with a

@@ -12,9 +12,11 @@ import (
 	"maunium.net/go/mautrix/bridgev2"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/bridgev2/simplevent"
+	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-cpim/matrix-cpim/cpim"
+	"github.com/matrix-cpim/matrix-cpim/cpim/imdn"
 	"github.com/matrix-cpim/matrix-cpim/database"
 	"github.com/matrix-cpim/matrix-cpim/gateway"
 	"github.com/matrix-cpim/matrix-cpim/metrics"
@@ -141,7 +143,7 @@ func (c *Connector) deliver(ctx context.Context, row *database.Inbound) error {
 	if err = c.updateGhost(ctx, ghostID, m.From.Name); err != nil {
 		return err
 	}
-	converted, err := portal.FromCPIM(m)
+	in, err := portal.FromCPIM(m)
 	if err != nil {
 		return err
 	}
@@ -151,22 +153,31 @@ func (c *Connector) deliver(ctx context.Context, row *database.Inbound) error {
 	}
 	key := ul.Client.(*Client).dmPortalKey(ghostID)
 	msgID := networkid.MessageID(row.Key)
+	if mid := imdn.MessageID(m); mid != "" {
+		msgID = portal.InboundMessageID(ghostID, mid)
+	}
 	handled := make(chan struct{})
-	res := ul.QueueRemoteEvent(&simplevent.PreConvertedMessage{
-		EventMeta: simplevent.EventMeta{
-			Type:         bridgev2.RemoteEventMessage,
-			PortalKey:    key,
-			Sender:       bridgev2.EventSender{Sender: ghostID},
-			CreatePortal: true,
-			Timestamp:    ts,
-			LogContext: func(lc zerolog.Context) zerolog.Context {
-				return lc.Str("gateway", row.Gateway).Str("cpim_key", row.Key)
-			},
-			PostHandleFunc: func(context.Context, *bridgev2.Portal) { close(handled) },
+	meta := simplevent.EventMeta{
+		Type:         bridgev2.RemoteEventMessage,
+		PortalKey:    key,
+		Sender:       bridgev2.EventSender{Sender: ghostID},
+		CreatePortal: true,
+		Timestamp:    ts,
+		LogContext: func(lc zerolog.Context) zerolog.Context {
+			return lc.Str("gateway", row.Gateway).Str("cpim_key", row.Key).Stringer("cpim_kind", in.Kind)
 		},
-		Data: converted,
-		ID:   msgID,
-	})
+		PostHandleFunc: func(context.Context, *bridgev2.Portal) { close(handled) },
+	}
+	if in.Kind != portal.KindMessage {
+		return c.deliverRelated(ctx, ul, row, meta, msgID, in)
+	}
+	converted := &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{Type: event.EventMessage, Content: in.Content}}}
+	if in.InReplyTo != "" {
+		if target := c.resolveTarget(ctx, key, ghostID, in.InReplyTo); target != "" {
+			converted.ReplyTo = &networkid.MessageOptionalPartID{MessageID: target}
+		}
+	}
+	res := ul.QueueRemoteEvent(&simplevent.PreConvertedMessage{EventMeta: meta, Data: converted, ID: msgID})
 	if !res.Success && !res.Ignored && !res.Queued {
 		return fmt.Errorf("bridgev2 refused the message: %v", res.Error)
 	}
@@ -184,7 +195,11 @@ func (c *Connector) deliver(ctx context.Context, row *database.Inbound) error {
 	} else if sent == nil {
 		return errors.New("bridgev2 did not send the message to Matrix")
 	}
-	if err = c.db.Inbound.MarkDelivered(ctx, row.Gateway, row.Key, time.Now()); err != nil {
+	return c.markDelivered(ctx, row)
+}
+
+func (c *Connector) markDelivered(ctx context.Context, row *database.Inbound) error {
+	if err := c.db.Inbound.MarkDelivered(ctx, row.Gateway, row.Key, time.Now()); err != nil {
 		return err
 	}
 	c.metrics.ObserveDelivery(metrics.In, row.Gateway, time.Since(row.ReceivedAt))

@@ -21,7 +21,7 @@ func TestTextBothWays(t *testing.T) {
 		{event.MessageEventContent{MsgType: event.MsgNotice, Body: "notice"}, "notice", event.MsgText},
 		{event.MessageEventContent{MsgType: event.MsgEmote, Body: "waves"}, "/me waves", event.MsgEmote},
 	} {
-		m, err := ToCPIM(from, to, &tc.in)
+		m, err := ToCPIM(from, to, &tc.in, Relation{})
 		if err != nil {
 			t.Fatalf("ToCPIM(%v): %v", tc.in.MsgType, err)
 		}
@@ -33,11 +33,11 @@ func TestTextBothWays(t *testing.T) {
 		if parsed.From != from || len(parsed.To) != 1 || parsed.To[0] != to || string(parsed.Content.Body) != tc.wire || parsed.Content.Type() != "text/plain" {
 			t.Errorf("ToCPIM(%v) = %s", tc.in.MsgType, wire)
 		}
-		conv, err := FromCPIM(parsed)
+		in, err := FromCPIM(parsed)
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := conv.Parts[0].Content
+		got := in.Content
 		want := tc.in.Body
 		if got.MsgType != tc.back || got.Body != want {
 			t.Errorf("FromCPIM(ToCPIM(%v)) = %v %q, want %v %q", tc.in.MsgType, got.MsgType, got.Body, tc.back, want)
@@ -46,7 +46,7 @@ func TestTextBothWays(t *testing.T) {
 }
 
 func TestToCPIMUnsupported(t *testing.T) {
-	_, err := ToCPIM(cpim.Address{URI: "im:a@b"}, cpim.Address{URI: "im:c@d"}, &event.MessageEventContent{MsgType: event.MsgImage, Body: "x.png"})
+	_, err := ToCPIM(cpim.Address{URI: "im:a@b"}, cpim.Address{URI: "im:c@d"}, &event.MessageEventContent{MsgType: event.MsgImage, Body: "x.png"}, Relation{})
 	if !errors.Is(err, ErrUnsupported) {
 		t.Errorf("image: err = %v, want ErrUnsupported", err)
 	}
@@ -75,7 +75,7 @@ func TestFromCPIMContent(t *testing.T) {
 		{"latin-1 refused", msg("text/plain; charset=iso-8859-1", "caf\xe9"), "", "", true},
 		{"invalid utf-8 refused", msg("text/plain; charset=utf-8", "caf\xe9"), "", "", true},
 	} {
-		conv, err := FromCPIM(tc.m)
+		in, err := FromCPIM(tc.m)
 		if tc.wantErr {
 			if err == nil {
 				t.Errorf("%s: no error", tc.name)
@@ -86,7 +86,7 @@ func TestFromCPIMContent(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 			continue
 		}
-		if c := conv.Parts[0].Content; c.MsgType != tc.msgType || c.Body != tc.body {
+		if c := in.Content; c.MsgType != tc.msgType || c.Body != tc.body {
 			t.Errorf("%s: got %v %q, want %v %q", tc.name, c.MsgType, c.Body, tc.msgType, tc.body)
 		}
 	}

@@ -1,0 +1,94 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+
+	"maunium.net/go/mautrix/bridgev2"
+	bridgedb "maunium.net/go/mautrix/bridgev2/database"
+	"maunium.net/go/mautrix/bridgev2/networkid"
+	"maunium.net/go/mautrix/bridgev2/simplevent"
+	"maunium.net/go/mautrix/event"
+
+	"github.com/matrix-cpim/matrix-cpim/database"
+	"github.com/matrix-cpim/matrix-cpim/portal"
+)
+
+// deliverRelated takes an inbound edit, reaction or deletion to Matrix. A contact edits and deletes
+// only its own messages; it may react to any message of the conversation. A target bridgev2 does
+// not know (never bridged, or from before Message-IDs were kept) makes the event a no-op, which
+// counts as delivered: there is nothing to retry.
+func (c *Connector) deliverRelated(ctx context.Context, ul *bridgev2.UserLogin, row *database.Inbound, meta simplevent.EventMeta, msgID networkid.MessageID, in *portal.Incoming) error {
+	ghost := meta.Sender.Sender
+	// The meta's PostHandleFunc is for the message path, which waits on it.
+	meta.PostHandleFunc = nil
+	var evt bridgev2.RemoteEvent
+	switch in.Kind {
+	case portal.KindEdit:
+		content := in.Content
+		meta.Type, meta.CreatePortal = bridgev2.RemoteEventEdit, false
+		evt = &simplevent.Message[*event.MessageEventContent]{
+			EventMeta:     meta,
+			Data:          content,
+			ID:            msgID,
+			TargetMessage: portal.InboundMessageID(ghost, in.Target),
+			ConvertEditFunc: func(_ context.Context, _ *bridgev2.Portal, _ bridgev2.MatrixAPI, existing []*bridgedb.Message, data *event.MessageEventContent) (*bridgev2.ConvertedEdit, error) {
+				return &bridgev2.ConvertedEdit{ModifiedParts: []*bridgev2.ConvertedEditPart{{Part: existing[0], Type: event.EventMessage, Content: data}}}, nil
+			},
+		}
+	case portal.KindReaction:
+		target := c.resolveTarget(ctx, meta.PortalKey, ghost, in.Target)
+		if target == "" {
+			return c.markDelivered(ctx, row)
+		}
+		meta.Type = bridgev2.RemoteEventReaction
+		evt = &simplevent.Reaction{EventMeta: meta, TargetMessage: target, EmojiID: emojiID(msgID, ghost), Emoji: in.Reaction}
+	case portal.KindDeletion:
+		meta.CreatePortal = false
+		if in.ReactionTo == "" {
+			meta.Type = bridgev2.RemoteEventMessageRemove
+			evt = &simplevent.MessageRemove{EventMeta: meta, TargetMessage: portal.InboundMessageID(ghost, in.Target)}
+			break
+		}
+		target := c.resolveTarget(ctx, meta.PortalKey, ghost, in.ReactionTo)
+		if target == "" {
+			return c.markDelivered(ctx, row)
+		}
+		meta.Type = bridgev2.RemoteEventReactionRemove
+		evt = &simplevent.Reaction{EventMeta: meta, TargetMessage: target, EmojiID: networkid.EmojiID(in.Target)}
+	default:
+		return fmt.Errorf("no delivery for a %v", in.Kind)
+	}
+	// The portal queue is unbuffered (see installPersistBeforeAck), so the result is final.
+	res := ul.QueueRemoteEvent(evt)
+	if !res.Success && !res.Ignored {
+		return fmt.Errorf("bridgev2 failed to handle the %v: %v", in.Kind, res.Error)
+	}
+	return c.markDelivered(ctx, row)
+}
+
+// emojiID is the reaction ID of an inbound reaction: the Message-ID of the reaction message, which
+// its withdrawal names in mx.Deletes (the idempotency key if it had none, so it cannot be
+// withdrawn). One contact's reactions are told apart by it, not by emoji: each is its own message.
+func emojiID(msgID networkid.MessageID, ghost networkid.UserID) networkid.EmojiID {
+	if mid := portal.WireMessageID(msgID, ghost, ""); mid != "" {
+		return networkid.EmojiID(mid)
+	}
+	return networkid.EmojiID(msgID)
+}
+
+// resolveTarget finds the message a contact's reply or reaction names by Message-ID: one the
+// contact sent or one the Matrix user sent, in this conversation. It returns "" if there is none.
+func (c *Connector) resolveTarget(ctx context.Context, key networkid.PortalKey, ghost networkid.UserID, mid string) networkid.MessageID {
+	for _, candidate := range []networkid.MessageID{portal.InboundMessageID(ghost, mid), networkid.MessageID(mid)} {
+		msg, err := c.Bridge.DB.Message.GetFirstPartByID(ctx, key.Receiver, candidate)
+		if err != nil {
+			zlog(ctx).Warn().Err(err).Str("message_id", string(candidate)).Msg("Failed to look up a referenced message")
+			continue
+		}
+		if msg != nil && msg.Room == key {
+			return candidate
+		}
+	}
+	return ""
+}
