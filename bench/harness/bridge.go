@@ -29,6 +29,9 @@ type BridgeOptions struct {
 	// LogLevel replaces logging.min_level when set. Either way the log goes to one JSON file, as
 	// in the end-to-end tests.
 	LogLevel string
+	// MaxOpenConns and MaxIdleConns replace database.max_open_conns and max_idle_conns when
+	// positive.
+	MaxOpenConns, MaxIdleConns int
 	// DebugSecret, when set, becomes the provisioning shared secret and turns on bridgev2's debug
 	// endpoints, which serve net/http/pprof at /debug/pprof/ on the appservice listener.
 	DebugSecret string
@@ -85,6 +88,12 @@ func SetupBridge(ctx context.Context, o BridgeOptions) (*Bridge, error) {
 	Set(cfg, "file:"+filepath.Join(o.Dir, "bridge.db")+"?_txlock=immediate", "database", "uri")
 	Set(cfg, map[string]any{"*": "relay", o.ServerName: "user"}, "bridge", "permissions")
 	Set(cfg, []any{map[string]any{"type": "file", "format": "json", "filename": filepath.Join(o.Dir, "bridge.log")}}, "logging", "writers")
+	if o.MaxOpenConns > 0 {
+		Set(cfg, o.MaxOpenConns, "database", "max_open_conns")
+	}
+	if o.MaxIdleConns > 0 {
+		Set(cfg, o.MaxIdleConns, "database", "max_idle_conns")
+	}
 	if o.LogLevel != "" {
 		Set(cfg, o.LogLevel, "logging", "min_level")
 	}

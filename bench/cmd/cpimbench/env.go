@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"maunium.net/go/mautrix/event"
@@ -19,42 +18,15 @@ import (
 	"github.com/matrix-cpim/matrix-cpim/bench/hsstub"
 )
 
-// variant is one bridge binary under test and how to write its network: section.
-type variant struct {
-	name    string
-	binary  string
-	network func(gw *harness.Gateway, topo harness.Topology, tokens []string) map[string]any
-}
-
-// cpimNetwork configures matrix-cpim with one HTTP gateway per gateway of the topology, all
-// delivering to the test gateway.
-func cpimNetwork(gw *harness.Gateway, topo harness.Topology, tokens []string) map[string]any {
-	var gws []any
-	for k := range topo.Gateways {
-		gws = append(gws, map[string]any{
-			"name": fmt.Sprintf("gw%d", k), "transport": "http", "url": fmt.Sprintf("%s/gw%d", gw.URL, k),
-			"token": "out-" + tokens[k], "inbound_token": tokens[k], "domains": []any{harness.GatewayDomain(k)},
-		})
-	}
-	return map[string]any{"gateways": gws, "delivery_deadline": "30s"}
-}
-
-func baselineNetwork(gw *harness.Gateway, _ harness.Topology, tokens []string) map[string]any {
-	return map[string]any{"gateway_url": gw.URL + "/baseline", "gateway_token": "out-" + tokens[0]}
-}
-
 // env is one bridge process with its own stand-in homeserver and test gateway.
 type env struct {
-	topo    harness.Topology
-	tokens  []string
-	hs      *hsstub.Server
-	gw      *harness.Gateway
-	bridge  *harness.Bridge
-	rooms   *harness.Rooms
-	dir     string
-	tracker atomic.Pointer[harness.Tracker]
-	// other counts message events without a benchmark marker: notices of failed sends, say.
-	other atomic.Int64
+	topo   harness.Topology
+	tokens []string
+	hs     *hsstub.Server
+	gw     *harness.Gateway
+	bridge *harness.Bridge
+	sink   *harness.Sink
+	dir    string
 }
 
 func randomToken() string {
@@ -64,12 +36,12 @@ func randomToken() string {
 }
 
 // startEnv sets up and starts v's bridge against a fresh stand-in and gateway.
-func startEnv(ctx context.Context, v variant, topo harness.Topology, o *options) (_ *env, err error) {
-	dir, err := os.MkdirTemp(o.workDir, v.name+"-")
+func startEnv(ctx context.Context, v harness.Variant, topo harness.Topology, o *options) (_ *env, err error) {
+	dir, err := os.MkdirTemp(o.workDir, v.Name+"-")
 	if err != nil {
 		return nil, err
 	}
-	e := &env{topo: topo, rooms: harness.NewRooms(), dir: dir}
+	e := &env{topo: topo, sink: harness.NewSink(topo.Pairs()), dir: dir}
 	defer func() {
 		if err != nil {
 			e.close()
@@ -86,13 +58,15 @@ func startEnv(ctx context.Context, v variant, topo harness.Topology, o *options)
 		return nil, err
 	}
 	e.bridge, err = harness.SetupBridge(ctx, harness.BridgeOptions{
-		Binary:      v.binary,
-		Dir:         dir,
-		Homeserver:  "http://" + ln.Addr().String(),
-		ServerName:  topo.ServerName,
-		Network:     v.network(e.gw, topo, e.tokens),
-		LogLevel:    o.logLevel,
-		DebugSecret: randomToken(),
+		Binary:       v.Binary,
+		Dir:          dir,
+		Homeserver:   "http://" + ln.Addr().String(),
+		ServerName:   topo.ServerName,
+		Network:      v.Network(e.gw.URL, topo, e.tokens),
+		LogLevel:     o.logLevel,
+		MaxOpenConns: o.dbOpen,
+		MaxIdleConns: o.dbIdle,
+		DebugSecret:  randomToken(),
 	})
 	if err != nil {
 		ln.Close()
@@ -103,7 +77,11 @@ func startEnv(ctx context.Context, v variant, topo harness.Topology, o *options)
 		ServerName:   topo.ServerName,
 		ASToken:      reg.AppToken,
 		BotLocalpart: reg.SenderLocalpart,
-		OnSend:       e.onSend,
+		OnSend: func(s hsstub.Sent) {
+			if s.Type == event.EventMessage.Type {
+				e.sink.Message(s.Room, s.Body)
+			}
+		},
 	}); err != nil {
 		ln.Close()
 		return nil, err
@@ -143,21 +121,6 @@ func (e *env) close() {
 	}
 }
 
-func (e *env) onSend(s hsstub.Sent) {
-	if s.Type != event.EventMessage.Type {
-		return
-	}
-	seq, ok := harness.FindSeq(s.Body)
-	if !ok {
-		e.other.Add(1)
-		return
-	}
-	if t := e.tracker.Load(); t != nil {
-		t.Arrived(seq, time.Now())
-	}
-	e.rooms.Learn(seq%e.topo.Pairs(), s.Room)
-}
-
 // arriveTimeout is how long a phase waits for stragglers after its last request: generous, as a
 // backlog of ten thousand messages may take a minute to drain.
 func arriveTimeout(n int) time.Duration {
@@ -169,21 +132,21 @@ func arriveTimeout(n int) time.Duration {
 // there.
 func (e *env) inbound(ctx context.Context, run string, l harness.Load, o *options, profile string) (harness.Phase, error) {
 	tr := harness.NewTracker(l.N)
-	e.tracker.Store(tr)
-	defer e.tracker.Store(nil)
+	e.sink.Track(tr)
+	defer e.sink.Track(nil)
 	drv := &harness.InboundDriver{URL: e.bridge.URL, Tokens: e.tokens, Topo: e.topo, Run: run, Size: o.size, Client: harness.NewHTTPClient(l.Concurrency)}
 	return e.measure(ctx, l, tr, drv.Op, o, profile)
 }
 
 // outbound pushes l.N Matrix messages in transactions and measures them until the gateway has them.
 func (e *env) outbound(ctx context.Context, run string, l harness.Load, o *options, profile string) (harness.Phase, error) {
-	if n := e.rooms.Len(); n != e.topo.Pairs() {
+	if n := e.sink.Rooms.Len(); n != e.topo.Pairs() {
 		return harness.Phase{}, fmt.Errorf("rooms known for %d of %d portals", n, e.topo.Pairs())
 	}
 	tr := harness.NewTracker(l.N)
 	e.gw.Track(tr)
 	defer e.gw.Track(nil)
-	drv := &harness.TransactionDriver{URL: e.bridge.URL, HSToken: e.bridge.Registration.ServerToken, Topo: e.topo, Rooms: e.rooms, Run: run, Size: o.size, Client: harness.NewHTTPClient(l.Concurrency)}
+	drv := &harness.TransactionDriver{URL: e.bridge.URL, HSToken: e.bridge.Registration.ServerToken, Topo: e.topo, Rooms: e.sink.Rooms, Run: run, Size: o.size, Client: harness.NewHTTPClient(l.Concurrency)}
 	return e.measure(ctx, l, tr, drv.Op, o, profile)
 }
 
@@ -201,7 +164,7 @@ func (e *env) measure(ctx context.Context, l harness.Load, tr *harness.Tracker, 
 	if perr := <-profErr; err == nil && perr != nil {
 		err = fmt.Errorf("CPU profile: %w", perr)
 	}
-	if n := e.other.Load(); err == nil && n > 0 {
+	if n := e.sink.Other(); err == nil && n > 0 {
 		err = fmt.Errorf("the bridge sent %d messages that are not benchmark messages (failure notices?); see %s", n, e.dir)
 	}
 	return p, err

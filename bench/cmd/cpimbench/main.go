@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/matrix-cpim/matrix-cpim/bench/harness"
+	"github.com/matrix-cpim/matrix-cpim/internal/tesths"
 )
 
 type options struct {
@@ -40,6 +41,11 @@ type options struct {
 	memMsgs                  int
 	profileSecs              int
 	logLevel                 string
+	dbOpen, dbIdle           int
+	dendrite                 bool
+	dUsers, dGhosts          int
+	dIn, dOut, dLatN         int
+	dRate                    float64
 	phaseTimeout, settleTime time.Duration
 }
 
@@ -47,7 +53,7 @@ func main() {
 	o := &options{}
 	flag.StringVar(&o.bridge, "bridge", "", "matrix-cpim binary (required)")
 	flag.StringVar(&o.baseline, "baseline", "", "baseline binary (required)")
-	flag.StringVar(&o.outDir, "out", "bench-results", "directory for results.json, results.md and profiles")
+	flag.StringVar(&o.outDir, "out", "bench/results", "directory for results.json, results.md and profiles")
 	flag.BoolVar(&o.keep, "keep", false, "keep the bridges' work directories (config, database, logs)")
 	flag.IntVar(&o.runs, "runs", 3, "repetitions of the throughput and latency figures; medians are reported")
 	flag.IntVar(&o.users, "users", 10, "Matrix users in the throughput runs")
@@ -67,13 +73,23 @@ func main() {
 	flag.IntVar(&o.memMsgs, "mem-msgs", 100000, "messages of the memory run")
 	flag.IntVar(&o.profileSecs, "profile", 10, "seconds of CPU profile in an extra, unreported run (0 skips it)")
 	flag.StringVar(&o.logLevel, "log-level", "", "logging.min_level of both bridges (default: the example config's)")
+	flag.IntVar(&o.dbOpen, "db-max-open", 0, "database.max_open_conns of both bridges (default: the example config's)")
+	flag.IntVar(&o.dbIdle, "db-max-idle", 0, "database.max_idle_conns of both bridges (default: the example config's)")
 	flag.DurationVar(&o.phaseTimeout, "phase-timeout", 10*time.Minute, "bound on sending one phase's messages")
 	flag.DurationVar(&o.settleTime, "settle", 5*time.Second, "idle time before reading the memory figures")
+	flag.BoolVar(&o.dendrite, "dendrite", true, "also run end to end against a real Dendrite (scripts/testdeps.sh dendrite installs it)")
+	flag.IntVar(&o.dUsers, "dendrite-users", 4, "Matrix users of the Dendrite run")
+	flag.IntVar(&o.dGhosts, "dendrite-ghosts", 5, "remote contacts per user of the Dendrite run")
+	flag.IntVar(&o.dIn, "dendrite-in-n", 2000, "inbound messages of the Dendrite max-rate phase")
+	flag.IntVar(&o.dOut, "dendrite-out-n", 1000, "outbound messages of the Dendrite max-rate phase")
+	flag.IntVar(&o.dLatN, "dendrite-lat-n", 300, "messages of each Dendrite fixed-rate phase")
+	flag.Float64Var(&o.dRate, "dendrite-lat-rate", 5, "offered rate of the Dendrite fixed-rate phases, messages per second")
 	quick := flag.Bool("quick", false, "small sizes for a smoke run: 1 run, 2000 messages, 1000 portals, 10000 messages")
 	flag.Parse()
 	if *quick {
 		o.runs, o.inN, o.outN, o.latN = 1, 2000, 2000, 500
 		o.memUsers, o.memPortals, o.memMsgs, o.profileSecs = 20, 1000, 10000, 3
+		o.dIn, o.dOut, o.dLatN = 300, 200, 100
 	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "cpimbench:", err)
@@ -109,41 +125,53 @@ func run(o *options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	variants := []variant{
-		{name: "matrix-cpim", binary: o.bridge, network: cpimNetwork},
-		{name: "baseline", binary: o.baseline, network: baselineNetwork},
-	}
+	variants := harness.Variants(o.bridge, o.baseline)
 	res := &results{Machine: describeMachine(), Options: o.describe(), Variants: map[string]*variantResult{}}
 	for _, v := range variants {
-		res.Variants[v.name] = &variantResult{}
+		res.Variants[v.Name] = &variantResult{}
 	}
 	// Variants alternate within each repetition, so that drift of the machine (thermal, other
 	// load) spreads over both.
 	for rep := range o.runs {
 		for _, v := range variants {
-			fmt.Printf("== run %d/%d: %s\n", rep+1, o.runs, v.name)
+			fmt.Printf("== run %d/%d: %s\n", rep+1, o.runs, v.Name)
 			phases, err := throughputRun(ctx, v, o, "")
 			if err != nil {
-				return fmt.Errorf("%s, run %d: %w", v.name, rep+1, err)
+				return fmt.Errorf("%s, run %d: %w", v.Name, rep+1, err)
 			}
-			res.Variants[v.name].Runs = append(res.Variants[v.name].Runs, phases)
+			res.Variants[v.Name].Runs = append(res.Variants[v.Name].Runs, phases)
 		}
 	}
 	if o.memPortals > 0 {
 		for _, v := range variants {
-			fmt.Printf("== memory: %s\n", v.name)
+			fmt.Printf("== memory: %s\n", v.Name)
 			m, err := memoryRun(ctx, v, o)
 			if err != nil {
-				return fmt.Errorf("%s, memory run: %w", v.name, err)
+				return fmt.Errorf("%s, memory run: %w", v.Name, err)
 			}
-			res.Variants[v.name].Memory = m
+			res.Variants[v.Name].Memory = m
+		}
+	}
+	if o.dendrite {
+		// tesths starts the homeserver this names.
+		if err = os.Setenv(tesths.EnvKind, string(tesths.Dendrite)); err != nil {
+			return err
+		}
+		res.Dendrite = map[string]harness.Run{}
+		for _, v := range variants {
+			fmt.Printf("== Dendrite, end to end: %s\n", v.Name)
+			r, err := dendriteRun(ctx, v, o)
+			if err != nil {
+				return fmt.Errorf("%s with Dendrite: %w", v.Name, err)
+			}
+			res.Dendrite[v.Name] = r
 		}
 	}
 	if o.profileSecs > 0 {
 		for _, v := range variants {
-			fmt.Printf("== profile: %s\n", v.name)
-			if _, err := throughputRun(ctx, v, o, filepath.Join(o.outDir, v.name)); err != nil {
-				return fmt.Errorf("%s, profile run: %w", v.name, err)
+			fmt.Printf("== profile: %s\n", v.Name)
+			if _, err := throughputRun(ctx, v, o, filepath.Join(o.outDir, v.Name)); err != nil {
+				return fmt.Errorf("%s, profile run: %w", v.Name, err)
 			}
 		}
 	}
@@ -159,20 +187,15 @@ func run(o *options) error {
 	return os.WriteFile(filepath.Join(o.outDir, "results.md"), []byte(report), 0o644)
 }
 
-// Phase names, in report order.
+// Phases of the memory run.
 const (
-	phasePortals    = "portal creation"
-	phaseInMax      = "inbound, max rate"
-	phaseInPaced    = "inbound, fixed rate"
-	phaseOutMax     = "outbound, max rate"
-	phaseOutPaced   = "outbound, fixed rate"
 	phaseMemPortals = "memory: portals"
 	phaseMemMsgs    = "memory: messages"
 )
 
 // throughputRun starts a fresh bridge and runs the throughput and latency phases. With
 // profilePrefix set, the two max-rate phases write CPU profiles to profilePrefix-{inbound,outbound}.pprof.
-func throughputRun(ctx context.Context, v variant, o *options, profilePrefix string) (map[string]harness.Phase, error) {
+func throughputRun(ctx context.Context, v harness.Variant, o *options, profilePrefix string) (harness.Run, error) {
 	topo := harness.Topology{ServerName: "bench.test", Users: o.users, Ghosts: o.ghosts, Gateways: o.gateways}
 	e, err := startEnv(ctx, v, topo, o)
 	if err != nil {
@@ -185,24 +208,24 @@ func throughputRun(ctx context.Context, v variant, o *options, profilePrefix str
 		}
 		return profilePrefix + "-" + dir + ".pprof"
 	}
-	phases := map[string]harness.Phase{}
+	phases := harness.Run{}
 	steps := []struct {
 		name string
 		do   func() (harness.Phase, error)
 	}{
-		{phasePortals, func() (harness.Phase, error) {
+		{harness.PhasePortals, func() (harness.Phase, error) {
 			return e.inbound(ctx, "portals", harness.Load{N: topo.Pairs(), Concurrency: o.inConc}, o, "")
 		}},
-		{phaseInMax, func() (harness.Phase, error) {
+		{harness.PhaseInMax, func() (harness.Phase, error) {
 			return e.inbound(ctx, "in", harness.Load{N: o.inN, Concurrency: o.inConc}, o, profile("inbound"))
 		}},
-		{phaseInPaced, func() (harness.Phase, error) {
+		{harness.PhaseInPaced, func() (harness.Phase, error) {
 			return e.inbound(ctx, "inlat", harness.Load{N: o.latN, Rate: o.latRate, Concurrency: o.latConc}, o, "")
 		}},
-		{phaseOutMax, func() (harness.Phase, error) {
+		{harness.PhaseOutMax, func() (harness.Phase, error) {
 			return e.outbound(ctx, "out", harness.Load{N: o.outN, Batch: o.outBatch, Concurrency: o.outConc}, o, profile("outbound"))
 		}},
-		{phaseOutPaced, func() (harness.Phase, error) {
+		{harness.PhaseOutPaced, func() (harness.Phase, error) {
 			return e.outbound(ctx, "outlat", harness.Load{N: o.latN, Rate: o.latRate, Concurrency: o.latConc}, o, "")
 		}},
 	}
@@ -211,7 +234,7 @@ func throughputRun(ctx context.Context, v variant, o *options, profilePrefix str
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.name, err)
 		}
-		fmt.Printf("   %-22s %s\n", s.name, describePhase(p))
+		fmt.Printf("   %-22s %s\n", s.name, harness.Describe(p))
 		phases[s.name] = p
 	}
 	if profilePrefix != "" {
@@ -220,15 +243,6 @@ func throughputRun(ctx context.Context, v variant, o *options, profilePrefix str
 		}
 	}
 	return phases, nil
-}
-
-func describePhase(p harness.Phase) string {
-	return fmt.Sprintf("answered %6.0f/s  delivered %6.0f/s  bridge cpu %5.0fµs/msg  harness cpu %5.0fµs/msg  other load %.2f cores  e2e %s",
-		p.AnswerRate, p.DeliverRate, us(p.CPUPerMsg), us(p.HarnessCPUPerMsg), p.OtherLoad, p.EndToEnd)
-}
-
-func us(d time.Duration) float64 {
-	return float64(d) / float64(time.Microsecond)
 }
 
 // Memory is the bridge's resident memory at the points of the memory run, in KiB.
@@ -244,7 +258,7 @@ type Memory struct {
 }
 
 // memoryRun creates memPortals portals, lets the bridge idle, then sends memMsgs messages over them.
-func memoryRun(ctx context.Context, v variant, o *options) (*Memory, error) {
+func memoryRun(ctx context.Context, v harness.Variant, o *options) (*Memory, error) {
 	ghosts := max(o.memPortals/o.memUsers, 1)
 	topo := harness.Topology{ServerName: "bench.test", Users: o.memUsers, Ghosts: ghosts, Gateways: o.gateways}
 	e, err := startEnv(ctx, v, topo, o)
@@ -269,7 +283,7 @@ func memoryRun(ctx context.Context, v variant, o *options) (*Memory, error) {
 		return nil, fmt.Errorf("creating portals: %w", err)
 	}
 	m.Phases[phaseMemPortals] = p
-	fmt.Printf("   %-22s %s\n", phaseMemPortals, describePhase(p))
+	fmt.Printf("   %-22s %s\n", phaseMemPortals, harness.Describe(p))
 	if err = read(&m.WithPortals); err != nil {
 		return nil, err
 	}
@@ -278,7 +292,7 @@ func memoryRun(ctx context.Context, v variant, o *options) (*Memory, error) {
 		return nil, fmt.Errorf("sending messages: %w", err)
 	}
 	m.Phases[phaseMemMsgs] = p
-	fmt.Printf("   %-22s %s\n", phaseMemMsgs, describePhase(p))
+	fmt.Printf("   %-22s %s\n", phaseMemMsgs, harness.Describe(p))
 	if err = read(&m.AfterMsgs); err != nil {
 		return nil, err
 	}

@@ -15,10 +15,11 @@ type results struct {
 	Machine  map[string]string
 	Options  map[string]any
 	Variants map[string]*variantResult
+	Dendrite map[string]harness.Run `json:",omitempty"`
 }
 
 type variantResult struct {
-	Runs   []map[string]harness.Phase
+	Runs   []harness.Run
 	Memory *Memory `json:",omitempty"`
 }
 
@@ -57,47 +58,10 @@ func (o *options) describe() map[string]any {
 		"runs": o.runs, "users": o.users, "ghosts": o.ghosts, "gateways": o.gateways, "size": o.size,
 		"in_n": o.inN, "in_conc": o.inConc, "lat_n": o.latN, "lat_rate": o.latRate, "lat_conc": o.latConc,
 		"out_n": o.outN, "out_batch": o.outBatch, "out_conc": o.outConc,
-		"mem_users": o.memUsers, "mem_portals": o.memPortals, "mem_msgs": o.memMsgs, "log_level": o.logLevel,
+		"mem_users": o.memUsers, "mem_portals": o.memPortals, "mem_msgs": o.memMsgs, "log_level": o.logLevel, "db_max_open": o.dbOpen, "db_max_idle": o.dbIdle,
+		"dendrite": o.dendrite, "dendrite_users": o.dUsers, "dendrite_ghosts": o.dGhosts, "dendrite_in_n": o.dIn,
+		"dendrite_out_n": o.dOut, "dendrite_lat_n": o.dLatN, "dendrite_lat_rate": o.dRate,
 	}
-}
-
-// figure is one row of the report: how to read a number from a run's phases, and how the ratio
-// to the baseline reads.
-type figure struct {
-	name   string
-	unit   string
-	phase  string
-	get    func(harness.Phase) float64
-	higher bool // higher is better: the ratio is ours/baseline; else the difference is shown too
-}
-
-func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-var figures = []figure{
-	{"inbound accepted (202)", "msg/s", phaseInMax, func(p harness.Phase) float64 { return p.AnswerRate }, true},
-	{"inbound delivered to Matrix", "msg/s", phaseInMax, func(p harness.Phase) float64 { return p.DeliverRate }, true},
-	{"inbound bridge CPU", "µs/msg", phaseInMax, func(p harness.Phase) float64 { return float64(p.CPUPerMsg) / 1e3 }, false},
-	{"inbound 202 latency p50 @ fixed rate", "ms", phaseInPaced, func(p harness.Phase) float64 { return ms(p.Answer.P50) }, false},
-	{"inbound 202 latency p99 @ fixed rate", "ms", phaseInPaced, func(p harness.Phase) float64 { return ms(p.Answer.P99) }, false},
-	{"inbound to Matrix p50 @ fixed rate", "ms", phaseInPaced, func(p harness.Phase) float64 { return ms(p.EndToEnd.P50) }, false},
-	{"inbound to Matrix p90 @ fixed rate", "ms", phaseInPaced, func(p harness.Phase) float64 { return ms(p.EndToEnd.P90) }, false},
-	{"inbound to Matrix p99 @ fixed rate", "ms", phaseInPaced, func(p harness.Phase) float64 { return ms(p.EndToEnd.P99) }, false},
-	{"new portals (first message of a DM)", "portal/s", phasePortals, func(p harness.Phase) float64 { return p.DeliverRate }, true},
-	{"outbound delivered to gateway", "msg/s", phaseOutMax, func(p harness.Phase) float64 { return p.DeliverRate }, true},
-	{"outbound bridge CPU", "µs/msg", phaseOutMax, func(p harness.Phase) float64 { return float64(p.CPUPerMsg) / 1e3 }, false},
-	{"outbound to gateway p50 @ fixed rate", "ms", phaseOutPaced, func(p harness.Phase) float64 { return ms(p.EndToEnd.P50) }, false},
-	{"outbound to gateway p90 @ fixed rate", "ms", phaseOutPaced, func(p harness.Phase) float64 { return ms(p.EndToEnd.P90) }, false},
-	{"outbound to gateway p99 @ fixed rate", "ms", phaseOutPaced, func(p harness.Phase) float64 { return ms(p.EndToEnd.P99) }, false},
-}
-
-func (r *results) median(variant string, f figure) float64 {
-	var xs []float64
-	for _, run := range r.Variants[variant].Runs {
-		if p, ok := run[f.phase]; ok {
-			xs = append(xs, f.get(p))
-		}
-	}
-	return harness.Median(xs)
 }
 
 func (r *results) markdown(o *options) string {
@@ -108,12 +72,8 @@ func (r *results) markdown(o *options) string {
 		"%d users × %d contacts = %d portals over %d gateways, %d-byte texts. Max rate: %d inbound requests in flight, "+
 		"%d outbound events in transactions of %d, %d in flight. Fixed rate: %d messages at %.0f msg/s.\n\n",
 		o.runs, o.users, o.ghosts, o.users*o.ghosts, o.gateways, o.size, o.inConc, o.outN, o.outBatch, o.outConc, o.latN, o.latRate)
-	b.WriteString("| figure | matrix-cpim | baseline | matrix-cpim vs baseline |\n|---|---:|---:|---:|\n")
-	for _, f := range figures {
-		ours, base := r.median("matrix-cpim", f), r.median("baseline", f)
-		fmt.Fprintf(&b, "| %s (%s) | %s | %s | %s |\n", f.name, f.unit, num(ours), num(base), compare(ours, base, f.higher))
-	}
-	ours, base := r.Variants["matrix-cpim"].Memory, r.Variants["baseline"].Memory
+	b.WriteString(harness.Table(r.Variants[harness.Ours].Runs, r.Variants[harness.Baseline].Runs))
+	ours, base := r.Variants[harness.Ours].Memory, r.Variants[harness.Baseline].Memory
 	if ours != nil && base != nil {
 		fmt.Fprintf(&b, "\nMemory (one run per bridge; VmRSS after %s idle; %d users):\n\n", o.settleTime, o.memUsers)
 		b.WriteString("| resident memory (MiB) | matrix-cpim | baseline | matrix-cpim vs baseline |\n|---|---:|---:|---:|\n")
@@ -127,35 +87,18 @@ func (r *results) markdown(o *options) string {
 			{"peak (VmHWM)", ours.Peak, base.Peak},
 		} {
 			o, bs := float64(row.ours)/1024, float64(row.base)/1024
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.name, num(o), num(bs), compare(o, bs, false))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.name, harness.Num(o), harness.Num(bs), harness.Compare(o, bs, false))
 		}
 		po, pb := ours.Phases[phaseMemMsgs], base.Phases[phaseMemMsgs]
 		fmt.Fprintf(&b, "\nMemory run rates: %d portals created at %s vs %s portal/s; %d messages delivered at %s vs %s msg/s.\n",
-			ours.Portals, num(ours.Phases[phaseMemPortals].DeliverRate), num(base.Phases[phaseMemPortals].DeliverRate),
-			ours.Messages, num(po.DeliverRate), num(pb.DeliverRate))
+			ours.Portals, harness.Num(ours.Phases[phaseMemPortals].DeliverRate), harness.Num(base.Phases[phaseMemPortals].DeliverRate),
+			ours.Messages, harness.Num(po.DeliverRate), harness.Num(pb.DeliverRate))
+	}
+	if d := r.Dendrite; d != nil {
+		fmt.Fprintf(&b, "\nEnd to end with Dendrite (one run per bridge; %d users × %d contacts = %d portals; fixed rate: %d messages at %.0f msg/s; "+
+			"inbound messages have arrived when Dendrite pushes them to an observer appservice, outbound ones when the gateway has them):\n\n",
+			o.dUsers, o.dGhosts, o.dUsers*o.dGhosts, o.dLatN, o.dRate)
+		b.WriteString(harness.Table([]harness.Run{d[harness.Ours]}, []harness.Run{d[harness.Baseline]}))
 	}
 	return b.String()
-}
-
-func num(x float64) string {
-	switch {
-	case x >= 100:
-		return fmt.Sprintf("%.0f", x)
-	case x >= 10:
-		return fmt.Sprintf("%.1f", x)
-	default:
-		return fmt.Sprintf("%.2f", x)
-	}
-}
-
-// compare is ours/base for figures where higher is better, and the difference with the ratio for
-// costs and latencies.
-func compare(ours, base float64, higher bool) string {
-	if base == 0 {
-		return "–"
-	}
-	if higher {
-		return fmt.Sprintf("%.2f×", ours/base)
-	}
-	return fmt.Sprintf("%+.2f (%.2f×)", ours-base, ours/base)
 }

@@ -1,0 +1,23 @@
+package harness
+
+import "testing"
+
+func TestVariantNetworks(t *testing.T) {
+	v := Variants("/bin/ours", "/bin/base")
+	if len(v) != 2 || v[0].Name != Ours || v[0].Binary != "/bin/ours" || v[1].Name != Baseline || v[1].Binary != "/bin/base" {
+		t.Fatalf("Variants = %+v", v)
+	}
+	topo := Topology{Gateways: 2}
+	tokens := []string{"a", "b"}
+	gws := v[0].Network("http://gw", topo, tokens)["gateways"].([]any)
+	if len(gws) != 2 {
+		t.Fatalf("%d gateways, want 2", len(gws))
+	}
+	g1 := gws[1].(map[string]any)
+	if g1["url"] != "http://gw/gw1" || g1["inbound_token"] != "b" || g1["domains"].([]any)[0] != "gw1.example" {
+		t.Errorf("gateway 1 = %v", g1)
+	}
+	if base := v[1].Network("http://gw", topo, tokens); base["gateway_url"] != "http://gw/baseline" {
+		t.Errorf("baseline network = %v", base)
+	}
+}
