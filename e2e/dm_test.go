@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +151,18 @@ func testDirectMessages(t *testing.T, db dbtest.Backend) {
 	}
 
 	t.Logf("step 5 after %s", time.Since(start))
+	// The lines docs/setup.md tells admins to look for are in the log.
+	for _, want := range []map[string]any{
+		{"message": "CPIM gateways ready"},
+		{"component": "cpim http", "status": 401.0, "errcode": "CPIM_UNAUTHORIZED", "message": "missing or unknown bearer token"},
+		{"component": "cpim http", "status": 404.0, "errcode": "CPIM_UNKNOWN_RECIPIENT", "message": "im:nobody-here@" + hs.ServerName + " is not a user of this bridge"},
+		{"component": "cpim outbound", "message": "Delivery failed for good"},
+	} {
+		if !logHas(t, b.Log, want) {
+			t.Errorf("bridge log has no line with %v", want)
+		}
+	}
+
 	// The counters an admin watches moved with all this.
 	metricsText := get(t, b.URL+"/metrics")
 	for _, want := range []string{
@@ -179,4 +192,27 @@ func testDirectMessages(t *testing.T, db dbtest.Backend) {
 	if m, err = cpim.Parse(body); err != nil || m.To[0].URI != "im:carol@example.net" || string(m.Content.Body) != "Hello Carol" {
 		t.Errorf("message to carol: %v %s", err, body)
 	}
+}
+
+// logHas reports whether a line of the bridge's JSON log has all the given fields.
+func logHas(t *testing.T, path string, fields map[string]any) bool {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(line), &entry) != nil {
+			continue
+		}
+		match := true
+		for k, v := range fields {
+			match = match && entry[k] == v
+		}
+		if match {
+			return true
+		}
+	}
+	return false
 }
