@@ -62,13 +62,21 @@ func (c *Connector) Accept(ctx context.Context, in *gateway.Inbound) error {
 			return err
 		}
 	}
-	if _, err = portal.GhostID(m.From.URI); err != nil {
+	ghostID, err := portal.GhostID(m.From.URI)
+	if err != nil {
 		return gateway.Refuse(http.StatusBadRequest, gateway.CodeMalformed, "From: %v", err)
 	}
 	// Convert once now so that a message the bridge cannot show is refused instead of being accepted
 	// and then lost.
-	if _, err = portal.FromCPIM(m); err != nil {
+	conv, err := portal.FromCPIM(m)
+	if err != nil {
 		return gateway.Refuse(http.StatusUnsupportedMediaType, gateway.CodeBadContentType, "%v", err)
+	}
+	if conv.Kind == portal.KindTyping {
+		if ul := user.GetDefaultLogin(); ul != nil {
+			c.typing(ul, ghostID, conv.Typing)
+		}
+		return nil
 	}
 	row := &database.Inbound{
 		Gateway:    in.Gateway.Name,

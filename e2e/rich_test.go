@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 	"github.com/matrix-cpim/matrix-cpim/cpim/imdn"
+	"github.com/matrix-cpim/matrix-cpim/cpim/iscomposing"
 	"github.com/matrix-cpim/matrix-cpim/internal/dbtest"
 	"github.com/matrix-cpim/matrix-cpim/internal/tesths"
 	"github.com/matrix-cpim/matrix-cpim/portal"
@@ -140,6 +142,42 @@ func TestRichMessaging(t *testing.T) {
 	waitEvent(t, alice, room, "bob's deletion", func(evt *event.Event) bool {
 		return evt.ID == bob2.ID && evt.Unsigned.RedactedBecause != nil
 	})
+
+	// Typing (RFC 3994) both ways.
+	if _, err = alice.UserTyping(t.Context(), room, true, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if m = nextCPIM(t, gw); m.Content.Type() != iscomposing.ContentType || !strings.Contains(string(m.Content.Body), "<state>active</state>") {
+		t.Errorf("typing went out as %s: %s", m.Content.Type(), m.Content.Body)
+	}
+	composing, err := portal.NewTyping(bob, cpim.Address{URI: aliceIM}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	postCPIM(t, b, composing)
+	waitTyping(t, alice, room, bobGhost)
+}
+
+// waitTyping syncs until user is among those typing in the room.
+func waitTyping(t *testing.T, cli *mautrix.Client, roomID id.RoomID, user id.UserID) {
+	t.Helper()
+	ctx := waitCtx(t)
+	since := ""
+	for {
+		resp, err := cli.SyncRequest(ctx, 5000, since, "", false, "")
+		if err != nil {
+			t.Fatalf("no typing from %s in %s: %v", user, roomID, err)
+		}
+		since = resp.NextBatch
+		if room, ok := resp.Rooms.Join[roomID]; ok {
+			for _, evt := range room.Ephemeral.Events {
+				_ = evt.Content.ParseRaw(evt.Type)
+				if c, ok := evt.Content.Parsed.(*event.TypingEventContent); ok && slices.Contains(c.UserIDs, user) {
+					return
+				}
+			}
+		}
+	}
 }
 
 func bobMessage(from cpim.Address, to, mid, ctype, body string) *cpim.Message {

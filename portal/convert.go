@@ -9,6 +9,7 @@ import (
 	"mime"
 	"mime/multipart"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"maunium.net/go/mautrix/event"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 	"github.com/matrix-cpim/matrix-cpim/cpim/imdn"
+	"github.com/matrix-cpim/matrix-cpim/cpim/iscomposing"
 )
 
 // ErrUnsupported is wrapped by conversion errors for Matrix content that has no CPIM form yet; the
@@ -116,6 +118,8 @@ type Incoming struct {
 	ReactionTo string
 	// Content is the Matrix content of a KindMessage or KindEdit, without the fallback.
 	Content *event.MessageEventContent
+	// Typing is, for a KindTyping, how long to show the sender as typing; 0 means it stopped.
+	Typing time.Duration
 }
 
 // Kind is the kind of an Incoming.
@@ -127,14 +131,24 @@ const (
 	KindEdit
 	KindReaction
 	KindDeletion
+	KindTyping // an RFC 3994 isComposing status
 )
 
 // FromCPIM converts an inbound CPIM message to Matrix. Text content becomes m.text, HTML a
 // formatted m.text sanitized to the Matrix allow-list (SanitizeHTML); content the bridge cannot
-// show yet becomes a notice naming its type, so the user knows something arrived. The mx headers
+// show yet becomes a notice naming its type, so the user knows something arrived; an RFC 3994
+// isComposing status is a KindTyping. The mx headers
 // of docs/extensions.md make it an edit, a reaction or a deletion, and the fallback is removed.
 func FromCPIM(m *cpim.Message) (*Incoming, error) {
 	in := &Incoming{Kind: KindMessage}
+	if m.Content.Type() == iscomposing.ContentType {
+		timeout, err := typingTimeout(&m.Content)
+		if err != nil {
+			return nil, err
+		}
+		in.Kind, in.Typing = KindTyping, timeout
+		return in, nil
+	}
 	refs := map[string]string{}
 	for _, name := range []string{HeaderInReplyTo, HeaderReplaces, HeaderReactionTo, HeaderDeletes} {
 		if v, ok := m.Get(Namespace, name); ok {

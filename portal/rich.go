@@ -145,6 +145,8 @@ func (k Kind) String() string {
 		return "reaction"
 	case KindDeletion:
 		return "deletion"
+	case KindTyping:
+		return "typing"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
