@@ -41,6 +41,8 @@ func WaitJoined(ctx context.Context, cli *mautrix.Client, roomID id.RoomID, user
 }
 
 // WaitInvite syncs until the user is invited to a room not in seen, joins it and adds it to seen.
+// Spaces are passed over: bridgev2 invites each user to a personal space of the bridge's rooms,
+// at a moment of its own choosing.
 func WaitInvite(ctx context.Context, cli *mautrix.Client, seen map[id.RoomID]bool) (id.RoomID, error) {
 	since := ""
 	for {
@@ -55,7 +57,13 @@ func WaitInvite(ctx context.Context, cli *mautrix.Client, seen map[id.RoomID]boo
 				if _, err = cli.JoinRoomByID(ctx, roomID); err != nil {
 					return "", fmt.Errorf("join %s: %w", roomID, err)
 				}
-				return roomID, nil
+				var create event.CreateEventContent
+				if err = cli.StateEvent(ctx, roomID, event.StateCreate, "", &create); err != nil {
+					return "", fmt.Errorf("create event of %s: %w", roomID, err)
+				}
+				if create.Type != event.RoomTypeSpace {
+					return roomID, nil
+				}
 			}
 		}
 	}
