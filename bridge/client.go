@@ -71,8 +71,8 @@ func (cl *Client) GetUserInfo(ctx context.Context, ghost *bridgev2.Ghost) (*brid
 
 // GetCapabilities advertises what the bridge carries: formatted text (as multipart/alternative,
 // every tag of the Matrix allow-list survives the round trip), and replies, edits, deletions and
-// reactions through the mx extension of docs/extensions.md, and typing (RFC 3994). Media and
-// receipts are not bridged yet.
+// reactions through the mx extension of docs/extensions.md, typing (RFC 3994) and files inline
+// (see media.go). Receipts are not bridged yet.
 func (cl *Client) GetCapabilities(ctx context.Context, p *bridgev2.Portal) *event.RoomFeatures {
 	formatting := event.FormattingFeatureMap{}
 	for _, f := range []event.FormattingFeature{
@@ -86,9 +86,9 @@ func (cl *Client) GetCapabilities(ctx context.Context, p *bridgev2.Portal) *even
 		formatting[f] = event.CapLevelFullySupported
 	}
 	return &event.RoomFeatures{
-		ID:                  "org.matrix-cpim.capabilities.rich.2",
+		ID:                  "org.matrix-cpim.capabilities.rich.3",
 		Formatting:          formatting,
-		File:                event.FileFeatureMap{},
+		File:                cl.c.fileFeatures(),
 		MaxTextLength:       60000,
 		Reply:               event.CapLevelFullySupported,
 		Edit:                event.CapLevelFullySupported,

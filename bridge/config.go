@@ -23,6 +23,13 @@ type Config struct {
 	DeliveryDeadline  time.Duration    `yaml:"delivery_deadline"`
 	MaxMessageSize    int              `yaml:"max_message_size"`
 	IdempotencyWindow time.Duration    `yaml:"idempotency_window"`
+	Media             MediaConfig      `yaml:"media"`
+}
+
+// MediaConfig is the `network.media` section: files carried inline in CPIM messages.
+type MediaConfig struct {
+	InlineMax int `yaml:"inline_max"` // largest outbound file, in bytes
+	MaxSize   int `yaml:"max_size"`   // largest inbound file after decoding, in bytes
 }
 
 // SIPConfig is the `network.sip` section: the bridge's SIP listener.
@@ -74,6 +81,8 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Str|up.Int, "delivery_deadline")
 	helper.Copy(up.Int, "max_message_size")
 	helper.Copy(up.Str|up.Int, "idempotency_window")
+	helper.Copy(up.Int, "media", "inline_max")
+	helper.Copy(up.Int, "media", "max_size")
 }
 
 // validate checks the config before the bridge starts, naming the offending key.
@@ -89,6 +98,9 @@ func (c *Config) validate() error {
 	}
 	if c.MaxMessageSize <= 0 {
 		return fmt.Errorf("network.max_message_size: must be a positive number of bytes")
+	}
+	if c.Media.InlineMax <= 0 || c.Media.MaxSize <= 0 {
+		return fmt.Errorf("network.media: inline_max and max_size must be positive numbers of bytes")
 	}
 	if c.IdempotencyWindow <= 0 {
 		return fmt.Errorf("network.idempotency_window: must be a positive duration such as 168h")

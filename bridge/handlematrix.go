@@ -31,7 +31,7 @@ func (cl *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 			rel.Quote = cl.quoteOf(ctx, msg.Portal, msg.ReplyTo)
 		}
 	}
-	m, err := portal.ToCPIM(from, to, msg.Content, rel)
+	m, err := cl.toCPIM(ctx, from, to, msg.Content, rel)
 	if err != nil {
 		return nil, sendFailure(err, event.MessageStatusUnsupported)
 	}

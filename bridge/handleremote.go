@@ -72,6 +72,9 @@ func (c *Connector) Accept(ctx context.Context, in *gateway.Inbound) error {
 	if err != nil {
 		return gateway.Refuse(http.StatusUnsupportedMediaType, gateway.CodeBadContentType, "%v", err)
 	}
+	if err = c.checkMedia(conv); err != nil {
+		return err
+	}
 	if conv.Kind == portal.KindTyping {
 		if ul := user.GetDefaultLogin(); ul != nil {
 			c.typing(ul, ghostID, conv.Typing)
@@ -185,7 +188,11 @@ func (c *Connector) deliver(ctx context.Context, row *database.Inbound) error {
 			converted.ReplyTo = &networkid.MessageOptionalPartID{MessageID: target}
 		}
 	}
-	res := ul.QueueRemoteEvent(&simplevent.PreConvertedMessage{EventMeta: meta, Data: converted, ID: msgID})
+	var evt bridgev2.RemoteEvent = &simplevent.PreConvertedMessage{EventMeta: meta, Data: converted, ID: msgID}
+	if in.Media != nil {
+		evt = mediaMessage(meta, msgID, converted, in)
+	}
+	res := ul.QueueRemoteEvent(evt)
 	if !res.Success && !res.Ignored && !res.Queued {
 		return fmt.Errorf("bridgev2 refused the message: %v", res.Error)
 	}

@@ -120,6 +120,8 @@ type Incoming struct {
 	Content *event.MessageEventContent
 	// Typing is, for a KindTyping, how long to show the sender as typing; 0 means it stopped.
 	Typing time.Duration
+	// Media is the file of a KindMessage that carries one; Content then has no URL yet.
+	Media *Media
 }
 
 // Kind is the kind of an Incoming.
@@ -175,6 +177,11 @@ func FromCPIM(m *cpim.Message) (*Incoming, error) {
 		in.Kind, in.Target = KindEdit, refs[HeaderReplaces]
 	default:
 		in.InReplyTo = refs[HeaderInReplyTo]
+	}
+	if ok, err := in.withMedia(&m.Content); err != nil {
+		return nil, err
+	} else if ok {
+		return in, nil
 	}
 	content, err := messageContent(&m.Content)
 	if err != nil {

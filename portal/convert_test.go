@@ -71,7 +71,7 @@ func TestFromCPIMContent(t *testing.T) {
 		{"crlf becomes lf", msg("text/plain; charset=utf-8", "a\r\nb"), event.MsgText, "a\nb", false},
 		{"no content type is text", msg("", "plain"), event.MsgText, "plain", false},
 		{"us-ascii", msg("Text/Plain; charset=US-ASCII", "ascii"), event.MsgText, "ascii", false},
-		{"other type becomes a notice", msg("application/octet-stream", "\x00\x01"), event.MsgNotice, "(a application/octet-stream message that this bridge cannot show)", false},
+		{"other type becomes a notice", msg("model/vrml", "#VRML"), event.MsgNotice, "(a model/vrml message that this bridge cannot show)", false},
 		{"latin-1 refused", msg("text/plain; charset=iso-8859-1", "caf\xe9"), "", "", true},
 		{"invalid utf-8 refused", msg("text/plain; charset=utf-8", "caf\xe9"), "", "", true},
 	} {
