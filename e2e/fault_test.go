@@ -238,24 +238,28 @@ func testFaultsExactlyOnce(t *testing.T, db dbtest.Backend, n, kills int) {
 		}
 	}
 	for _, c := range convs {
-		checkSequence(t, "at the gateway for "+c.contact, order[c.contact], c.out)
+		checkSequence(t, "at the gateway for "+c.contact, order[c.contact], c.out, func(string) string { return "" })
 	}
 
 	// Inbound: every message in Matrix exactly once, in order, and no failure notices.
 	matrixIn, matrixDups, notices := 0, 0, 0
 	for _, c := range convs {
 		var fromGhost []string
+		ts := map[string]int64{} // the bridge sends the time it accepted the message
 		for _, evt := range allRoomMessages(t, alice, c.room) {
 			msg := evt.Content.AsMessage()
 			if evt.Sender == c.ghost {
 				fromGhost = append(fromGhost, msg.Body)
+				ts[msg.Body] = evt.Timestamp
 			} else if msg.MsgType == event.MsgNotice {
 				notices++
 				t.Errorf("notice in %s's room: %q", c.contact, msg.Body)
 			}
 		}
 		matrixIn += len(fromGhost)
-		_, dups := checkSequence(t, "in Matrix from "+c.contact, fromGhost, c.in)
+		_, dups := checkSequence(t, "in Matrix from "+c.contact, fromGhost, c.in, func(body string) string {
+			return fmt.Sprintf(" (key %s, ts %d)", inboundKey(c.contact, slices.Index(c.in, body)), ts[body])
+		})
 		matrixDups += dups
 	}
 	if ctx.Err() != nil {
@@ -443,8 +447,9 @@ func allRoomMessages(t *testing.T, cli *mautrix.Client, roomID id.RoomID) []*eve
 
 // checkSequence compares the messages of one conversation as they arrived (got) with those sent,
 // in order (want), and reports every message missing, every one that arrived more than once and
-// the first one that overtook an earlier one. It returns the numbers missing and repeated.
-func checkSequence(t *testing.T, where string, got, want []string) (missing, dups int) {
+// the first one that overtook an earlier one, with what detail says of each. It returns the numbers
+// missing and repeated.
+func checkSequence(t *testing.T, where string, got, want []string, detail func(string) string) (missing, dups int) {
 	t.Helper()
 	index := make(map[string]int, len(want))
 	for i, w := range want {
@@ -465,7 +470,7 @@ func checkSequence(t *testing.T, where string, got, want []string) (missing, dup
 		}
 		if i < last && !inverted {
 			inverted = true
-			t.Errorf("%s: %q arrived after %q", where, g, want[last])
+			t.Errorf("%s: %q%s arrived after %q%s", where, g, detail(g), want[last], detail(want[last]))
 		}
 		last = max(last, i)
 	}
