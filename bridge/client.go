@@ -72,7 +72,7 @@ func (cl *Client) GetUserInfo(ctx context.Context, ghost *bridgev2.Ghost) (*brid
 // GetCapabilities advertises what the bridge carries: formatted text (as multipart/alternative,
 // every tag of the Matrix allow-list survives the round trip), and replies, edits, deletions and
 // reactions through the mx extension of docs/extensions.md, typing (RFC 3994) and files inline
-// (see media.go). Receipts are not bridged yet.
+// (see media.go), and read receipts as RFC 5438 display notifications (see receipts.go).
 func (cl *Client) GetCapabilities(ctx context.Context, p *bridgev2.Portal) *event.RoomFeatures {
 	formatting := event.FormattingFeatureMap{}
 	for _, f := range []event.FormattingFeature{
@@ -94,7 +94,7 @@ func (cl *Client) GetCapabilities(ctx context.Context, p *bridgev2.Portal) *even
 		Edit:                event.CapLevelFullySupported,
 		Delete:              event.CapLevelFullySupported,
 		Reaction:            event.CapLevelFullySupported,
-		ReadReceipts:        false,
+		ReadReceipts:        true,
 		TypingNotifications: true,
 	}
 }

@@ -23,6 +23,7 @@ type Config struct {
 	DeliveryDeadline  time.Duration    `yaml:"delivery_deadline"`
 	MaxMessageSize    int              `yaml:"max_message_size"`
 	IdempotencyWindow time.Duration    `yaml:"idempotency_window"`
+	RequestReceipts   bool             `yaml:"request_receipts"`
 	Media             MediaConfig      `yaml:"media"`
 }
 
@@ -81,6 +82,7 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Str|up.Int, "delivery_deadline")
 	helper.Copy(up.Int, "max_message_size")
 	helper.Copy(up.Str|up.Int, "idempotency_window")
+	helper.Copy(up.Bool, "request_receipts")
 	helper.Copy(up.Int, "media", "inline_max")
 	helper.Copy(up.Int, "media", "max_size")
 }

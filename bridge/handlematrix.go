@@ -35,6 +35,9 @@ func (cl *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 	if err != nil {
 		return nil, sendFailure(err, event.MessageStatusUnsupported)
 	}
+	if cl.c.Config.RequestReceipts {
+		portal.RequestReceipts(m)
+	}
 	transID, err := cl.enqueue(ctx, msg.Portal, msg.Event, string(msg.Content.MsgType), m)
 	if err != nil {
 		return nil, err

@@ -75,6 +75,12 @@ func (c *Connector) Accept(ctx context.Context, in *gateway.Inbound) error {
 	if err = c.checkMedia(conv); err != nil {
 		return err
 	}
+	if conv.Kind == portal.KindNotification {
+		if ul := user.GetDefaultLogin(); ul != nil {
+			return c.receipts(ctx, ul, ghostID, conv.Notifications)
+		}
+		return nil
+	}
 	if conv.Kind == portal.KindTyping {
 		if ul := user.GetDefaultLogin(); ul != nil {
 			c.typing(ul, ghostID, conv.Typing)
@@ -182,7 +188,8 @@ func (c *Connector) deliver(ctx context.Context, row *database.Inbound) error {
 	if in.Kind != portal.KindMessage {
 		return c.deliverRelated(ctx, ul, row, meta, msgID, in)
 	}
-	converted := &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{Type: event.EventMessage, Content: in.Content}}}
+	converted := &bridgev2.ConvertedMessage{Parts: []*bridgev2.ConvertedMessagePart{{Type: event.EventMessage, Content: in.Content,
+		DBMetadata: &MessageMetadata{Receipt: portal.NewReceiptRequest(m)}}}}
 	if in.InReplyTo != "" {
 		if target := c.resolveTarget(ctx, key, ghostID, in.InReplyTo); target != "" {
 			converted.ReplyTo = &networkid.MessageOptionalPartID{MessageID: target}
@@ -209,6 +216,9 @@ func (c *Connector) deliver(ctx context.Context, row *database.Inbound) error {
 		return err
 	} else if sent == nil {
 		return errors.New("bridgev2 did not send the message to Matrix")
+	}
+	if err = c.answerDelivered(ctx, ul.Client.(*Client), ghostID, m); err != nil {
+		return err
 	}
 	return c.markDelivered(ctx, row)
 }

@@ -99,7 +99,9 @@ func (c *Connector) attempt(ctx context.Context, o *database.Outbound) {
 	}
 	log.Warn().Err(err).Msg("Delivery failed for good")
 	c.metrics.ObserveFailure(metrics.Out, gwName, err)
-	c.reportFailure(ctx, o, err)
+	if o.EventID != "" { // IMDNs the bridge sends have no Matrix event
+		c.reportFailure(ctx, o, err)
+	}
 	if err = c.db.Outbound.Delete(ctx, o.Seq); err != nil {
 		log.Err(err).Msg("Failed to remove a failed message from the queue")
 	}

@@ -120,6 +120,8 @@ type Incoming struct {
 	Content *event.MessageEventContent
 	// Typing is, for a KindTyping, how long to show the sender as typing; 0 means it stopped.
 	Typing time.Duration
+	// Notifications are the RFC 5438 notifications of a KindNotification.
+	Notifications []imdn.Notification
 	// Media is the file of a KindMessage that carries one; Content then has no URL yet.
 	Media *Media
 }
@@ -133,13 +135,14 @@ const (
 	KindEdit
 	KindReaction
 	KindDeletion
-	KindTyping // an RFC 3994 isComposing status
+	KindTyping       // an RFC 3994 isComposing status
+	KindNotification // an RFC 5438 IMDN (see receipts.go)
 )
 
 // FromCPIM converts an inbound CPIM message to Matrix. Text content becomes m.text, HTML a
 // formatted m.text sanitized to the Matrix allow-list (SanitizeHTML); content the bridge cannot
 // show yet becomes a notice naming its type, so the user knows something arrived; an RFC 3994
-// isComposing status is a KindTyping. The mx headers
+// isComposing status is a KindTyping, an RFC 5438 IMDN a KindNotification. The mx headers
 // of docs/extensions.md make it an edit, a reaction or a deletion, and the fallback is removed.
 func FromCPIM(m *cpim.Message) (*Incoming, error) {
 	in := &Incoming{Kind: KindMessage}
@@ -149,6 +152,14 @@ func FromCPIM(m *cpim.Message) (*Incoming, error) {
 			return nil, err
 		}
 		in.Kind, in.Typing = KindTyping, timeout
+		return in, nil
+	}
+	if imdn.IsNotification(m) {
+		ns, err := notifications(m)
+		if err != nil {
+			return nil, err
+		}
+		in.Kind, in.Notifications = KindNotification, ns
 		return in, nil
 	}
 	refs := map[string]string{}

@@ -147,6 +147,8 @@ func (k Kind) String() string {
 		return "deletion"
 	case KindTyping:
 		return "typing"
+	case KindNotification:
+		return "notification"
 	}
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
