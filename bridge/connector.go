@@ -4,7 +4,9 @@ package bridge
 
 import (
 	"context"
+	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"go.mau.fi/util/configupgrade"
 	"maunium.net/go/mautrix/bridgev2"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/matrix-cpim/matrix-cpim/database"
 	"github.com/matrix-cpim/matrix-cpim/gateway"
+	"github.com/matrix-cpim/matrix-cpim/gateway/httpgw"
 	"github.com/matrix-cpim/matrix-cpim/gateway/sipgw"
 	"github.com/matrix-cpim/matrix-cpim/metrics"
 	"github.com/matrix-cpim/matrix-cpim/portal"
@@ -39,6 +42,10 @@ type Connector struct {
 	// outbound worker after a Matrix message was queued.
 	wake, outboundWake chan struct{}
 	barriers           barriers
+	// inboundHTTP is the HTTP binding's handler once Start has built it; until then gateways are
+	// told to retry (see serveInbound). started is set when Start is done.
+	inboundHTTP atomic.Pointer[http.Handler]
+	started     atomic.Bool
 	// stop ends the background work started by Start.
 	stop     context.CancelFunc
 	inflight sync.WaitGroup
@@ -68,9 +75,7 @@ func (c *Connector) GetConfig() (string, any, configupgrade.Upgrader) {
 
 func (c *Connector) ValidateConfig() error { return c.Config.validate() }
 
-func (c *Connector) GetDBMetaTypes() bridgedb.MetaTypes {
-	return bridgedb.MetaTypes{Message: func() any { return &MessageMetadata{} }}
-}
+func (c *Connector) GetDBMetaTypes() bridgedb.MetaTypes { return bridgedb.MetaTypes{} }
 
 func (c *Connector) GetCapabilities() *bridgev2.NetworkGeneralCapabilities {
 	return &bridgev2.NetworkGeneralCapabilities{
@@ -101,6 +106,7 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	c.hookAutoLogin()
 	c.installPersistBeforeAck()
 	c.registerCommands()
+	c.matrix.AS.Router.HandleFunc(httpgw.Pattern, c.serveInbound)
 }
 
 func (c *Connector) Start(ctx context.Context) error {
@@ -124,6 +130,8 @@ func (c *Connector) Start(ctx context.Context) error {
 			loop(bg)
 		}()
 	}
+	c.started.Store(true)
+	go c.retryHeldTransactions()
 	return nil
 }
 

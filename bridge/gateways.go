@@ -3,6 +3,7 @@ package bridge
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
 
 	"github.com/rs/zerolog"
 
@@ -50,10 +51,11 @@ func (c *Connector) startGateways() error {
 			return err
 		}
 	}
-	c.matrix.AS.Router.Handle(httpgw.Pattern, httpgw.NewHandler(c.Config.Gateways, c.addrs.IMDomain, c.acceptor, httpgw.Options{
+	h := httpgw.NewHandler(c.Config.Gateways, c.addrs.IMDomain, c.acceptor, httpgw.Options{
 		MaxBody: int64(c.Config.MaxMessageSize),
 		Logger:  c.Bridge.Log.With().Str("component", "cpim http").Logger(),
-	}))
+	})
+	c.inboundHTTP.Store(&h)
 	c.Bridge.Log.Info().Int("gateways", len(c.Config.Gateways)).Str("im_domain", c.addrs.IMDomain).
 		Str("inbound_path", httpgw.Path).Bool("sip", c.sip != nil).Bool("srv_routing", srv != nil).
 		Msg("CPIM gateways ready")
@@ -103,4 +105,18 @@ func (c *Connector) startSIP() error {
 	}
 	c.sip = t
 	return nil
+}
+
+// serveInbound is mounted in Init, before the appservice listener opens, so that a gateway posting
+// while the bridge starts is told to retry (503) instead of getting the mux's 404, which the HTTP
+// binding says not to retry.
+func (c *Connector) serveInbound(w http.ResponseWriter, r *http.Request) {
+	if h := c.inboundHTTP.Load(); h != nil {
+		(*h).ServeHTTP(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Retry-After", "1")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_, _ = w.Write([]byte(`{"errcode":"` + gateway.CodeInternal + `","error":"the bridge is starting; retry later"}`))
 }

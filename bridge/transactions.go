@@ -36,6 +36,14 @@ func (c *Connector) persistBeforeAck(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		if !c.started.Load() {
+			// Events are not handled before the bridge has started, so holding the answer would
+			// hold the homeserver's transaction for the whole start-up (and Synapse then fails
+			// the bridge's appservice ping). It sends the transaction again later.
+			w.Header().Set("Retry-After", "1")
+			http.Error(w, `{"errcode":"M_UNKNOWN","error":"the bridge is starting"}`, http.StatusServiceUnavailable)
+			return
+		}
 		resp := &heldResponse{header: http.Header{}}
 		next.ServeHTTP(resp, r)
 		if resp.status == 0 || resp.status == http.StatusOK {
@@ -110,5 +118,14 @@ func (h *heldResponse) Write(b []byte) (int, error) { return h.body.Write(b) }
 func (h *heldResponse) WriteHeader(status int) {
 	if h.status == 0 {
 		h.status = status
+	}
+}
+
+// retryHeldTransactions asks the homeserver to send now what it could not deliver while the bridge
+// was starting: an appservice ping makes Synapse retry at once. Homeservers without the ping
+// endpoint (Dendrite) retry on their own schedule.
+func (c *Connector) retryHeldTransactions() {
+	if _, err := c.matrix.AS.BotClient().AppservicePing(c.Bridge.BackgroundCtx, c.matrix.AS.Registration.ID, ""); err != nil {
+		c.Bridge.Log.Debug().Err(err).Msg("Appservice ping after start-up failed")
 	}
 }

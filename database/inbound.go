@@ -38,7 +38,7 @@ const (
 	`
 	getPendingInboundQuery = `
 		SELECT gateway, idem_key, recipient, body, received_at, delivered_at FROM cpim_inbound
-		WHERE bridge_id=$1 AND delivered_at IS NULL ORDER BY received_at, idem_key
+		WHERE bridge_id=$1 AND delivered_at IS NULL ORDER BY seq
 	`
 	getInboundQuery = `
 		SELECT gateway, idem_key, recipient, body, received_at, delivered_at FROM cpim_inbound
