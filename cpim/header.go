@@ -85,16 +85,19 @@ func splitHeaderName(s string) (prefix, name string, ok bool) {
 // whitespace at the end (§2.2), no control character, only UTF-8 and only
 // the escapes §2.3.1 allows. Leniently whitespace around the colon and
 // the value is skipped and parameters may precede the colon.
-func parseHeaderLine(line string, lenient bool, blk *msgBlock) (h Header, msg string) {
+func parseHeaderLine(h *Header, line string, lenient bool, blk *msgBlock) (msg string) {
 	if line[0] == ' ' || line[0] == '\t' {
-		return h, "message header line starts with whitespace (RFC 3862 §2.2 forbids folding)"
+		return "message header line starts with whitespace (RFC 3862 §2.2 forbids folding)"
 	}
 	i := 0
 	for i < len(line) && isNameChar(line[i]) {
 		i++
 	}
 	if i == 0 {
-		return h, "invalid character " + quoteByte(line[0]) + " at start of header name"
+		if isCTL(line[0]) {
+			return ctlProblem(line[0], "header name")
+		}
+		return "invalid character " + quoteByte(line[0]) + " at start of header name"
 	}
 	h.Name = line[:i]
 	if i < len(line) && line[i] == '.' {
@@ -104,7 +107,7 @@ func parseHeaderLine(line string, lenient bool, blk *msgBlock) (h Header, msg st
 			j++
 		}
 		if j == i+1 {
-			return h, "empty header name after namespace prefix"
+			return "empty header name after namespace prefix"
 		}
 		h.Name, i = line[i+1:j], j
 	}
@@ -112,7 +115,7 @@ func parseHeaderLine(line string, lenient bool, blk *msgBlock) (h Header, msg st
 		i = skipWS(line, i)
 		if i < len(line) && line[i] == ';' {
 			if h.Params, i, msg = parseParams(line, i, true, blk); msg != "" {
-				return h, msg
+				return msg
 			}
 			i = skipWS(line, i)
 		}
@@ -120,17 +123,20 @@ func parseHeaderLine(line string, lenient bool, blk *msgBlock) (h Header, msg st
 	if i == len(line) || line[i] != ':' {
 		switch {
 		case i == len(line):
-			return h, "header line has no colon"
+			return "header line has no colon"
 		case line[i] == '.':
-			return h, "header name has more than one \".\" (RFC 3862 §3.1)"
+			return "header name has more than one \".\" (RFC 3862 §3.1)"
 		}
-		return h, "invalid character " + quoteByte(line[i]) + " in header name"
+		if isCTL(line[i]) {
+			return ctlProblem(line[i], "header name")
+		}
+		return "invalid character " + quoteByte(line[i]) + " in header name"
 	}
 	i++
 	if i < len(line) && line[i] == ';' {
 		var ps []Param
 		if ps, i, msg = parseParams(line, i, lenient, blk); msg != "" {
-			return h, msg
+			return msg
 		}
 		if h.Params == nil {
 			h.Params = ps
@@ -144,27 +150,27 @@ func parseHeaderLine(line string, lenient bool, blk *msgBlock) (h Header, msg st
 	} else {
 		switch {
 		case v == "":
-			return h, "no SP after the colon (RFC 3862 §3)"
+			return "no SP after the colon (RFC 3862 §3)"
 		case v[0] != ' ':
-			return h, "want exactly one SP after the colon (RFC 3862 §3)"
+			return "want exactly one SP after the colon (RFC 3862 §3)"
 		}
 		v = v[1:]
 		if v != "" && (v[0] == ' ' || v[0] == '\t') {
-			return h, "more than one SP after the colon (RFC 3862 §3)"
+			return "more than one SP after the colon (RFC 3862 §3)"
 		}
 		if n := len(v); n > 0 && (v[n-1] == ' ' || v[n-1] == '\t') {
-			return h, "whitespace at end of line (RFC 3862 §2.2)"
+			return "whitespace at end of line (RFC 3862 §2.2)"
 		}
 	}
 	if msg = valueProblem(v, lenient); msg != "" {
-		return h, msg
+		return msg
 	}
 	if lenient && checkEscapes(v) != "" {
 		// An escaped space at either end has no conformant form: it goes.
 		v = trimWS(canonEscapes(v))
 	}
 	h.Value = v
-	return h, ""
+	return ""
 }
 
 // valueProblem checks the rules every header value follows (RFC 3862
@@ -175,7 +181,7 @@ func valueProblem(v string, lenient bool) string {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if isCTL(c) {
-			return "control character " + quoteByte(c) + " in header value (RFC 3862 §2.2 requires an escape)"
+			return ctlProblem(c, "header value (RFC 3862 §2.2 requires an escape)")
 		}
 		if c >= 0x80 {
 			ascii = false

@@ -141,6 +141,8 @@ type scanner struct {
 	lenient bool
 	maxLine int
 	maxHdrs int
+
+	hdrLines int // lines of the message header section, as counted before parsing
 }
 
 func (sc *scanner) errorf(line int, msg string) error {
@@ -180,9 +182,8 @@ func (sc *scanner) next() (line string, ok bool, err error) {
 	if len(line) > sc.maxLine {
 		return "", false, sc.tooLarge(sc.line, "line longer than "+strconv.Itoa(sc.maxLine)+" octets")
 	}
-	if strings.IndexByte(line, '\r') >= 0 {
-		return "", false, sc.errorf(sc.line, "CR not followed by LF")
-	}
+	// A CR inside the line is a control character: the header checks
+	// reject it (ctlProblem).
 	return line, true, nil
 }
 
@@ -262,29 +263,45 @@ func mimeFieldName(s string) bool {
 func fieldValueProblem(line string) string {
 	for i := 0; i < len(line); i++ {
 		if c := line[i]; c < 0x20 && c != '\t' || c == 0x7f {
-			return "control character " + quoteByte(c) + " in MIME header"
+			return ctlProblem(c, "MIME header")
 		}
 	}
 	return ""
 }
 
+// ctlProblem describes a control character found in a header line.
+func ctlProblem(c byte, where string) string {
+	if c == '\r' {
+		return "CR not followed by LF"
+	}
+	return "control character " + quoteByte(c) + " in " + where
+}
+
 // afterBlankLines returns the offset just past the n-th empty line of b
-// (a line holding nothing or a lone CR), or len(b). Only that prefix of
-// the input needs to become a string; the body stays bytes.
-func afterBlankLines(b []byte, n int) int {
+// (a line holding nothing or a lone CR), or len(b): only that prefix of
+// the input needs to become a string, the body stays bytes. It also counts
+// the lines of section sec (the lines before the first empty line are
+// section 0), to size Headers exactly.
+func afterBlankLines(b []byte, n, sec int) (end, lines int) {
 	for pos := 0; pos < len(b); {
 		i := bytes.IndexByte(b[pos:], '\n')
 		if i < 0 {
+			if sec == 0 {
+				lines++
+			}
 			break
 		}
 		if i == 0 || i == 1 && b[pos] == '\r' {
 			if n--; n == 0 {
-				return pos + i + 1
+				return pos + i + 1, lines
 			}
+			sec--
+		} else if sec == 0 {
+			lines++
 		}
 		pos += i + 1
 	}
-	return len(b)
+	return len(b), lines
 }
 
 // firstFieldName returns the text before the first colon of the first line.
@@ -317,12 +334,13 @@ func (p *Parser) parse(b []byte, mode int) (*Message, error) {
 	if isMIME {
 		blanks = 3
 	}
-	end := afterBlankLines(b, blanks)
+	end, hdrLines := afterBlankLines(b, blanks, blanks-2)
 	sc := &scanner{
-		s:       string(b[:end]),
-		lenient: p.Lenient,
-		maxLine: limit(p.MaxLineLen, defaultMaxLineLen),
-		maxHdrs: limit(p.MaxHeaders, defaultMaxHeaders),
+		s:        string(b[:end]),
+		lenient:  p.Lenient,
+		maxLine:  limit(p.MaxLineLen, defaultMaxLineLen),
+		maxHdrs:  limit(p.MaxHeaders, defaultMaxHeaders),
+		hdrLines: hdrLines,
 	}
 	if isMIME {
 		cte, err := sc.outer()
@@ -421,7 +439,7 @@ func decodeTransfer(cte string, b []byte) ([]byte, string) {
 // that ends them (RFC 3862 §2, §3).
 func (sc *scanner) headers(blk *msgBlock) error {
 	m := &blk.m
-	m.Headers = make([]Header, 0, min(countLines(sc.s[sc.pos:]), sc.maxHdrs))
+	m.Headers = make([]Header, 0, min(sc.hdrLines, sc.maxHdrs))
 	var seen [nKinds]int
 	for n := 0; ; n++ {
 		start := sc.pos
@@ -444,8 +462,11 @@ func (sc *scanner) headers(blk *msgBlock) error {
 			sc.unread(start)
 			return nil
 		}
-		h, msg := parseHeaderLine(line, sc.lenient, blk)
-		if msg != "" {
+		// The header is parsed in place: copying an 88-octet struct of
+		// pointers into the heap costs a bulk write barrier during GC.
+		m.Headers = append(m.Headers, Header{})
+		h := &m.Headers[len(m.Headers)-1]
+		if msg := parseHeaderLine(h, line, sc.lenient, blk); msg != "" {
 			return sc.errorf(sc.line, msg)
 		}
 		var declared bool
@@ -458,28 +479,17 @@ func (sc *scanner) headers(blk *msgBlock) error {
 			}
 		}
 		if k := coreKind(h.NS, h.Name); k != kExt {
-			if msg := decodeCore(m, blk, &h, k, seen[k], sc.lenient); msg != "" {
+			if msg := decodeCore(m, blk, h, k, seen[k], sc.lenient); msg != "" {
 				return sc.errorf(sc.line, msg)
 			}
 			if k == kRequire && h.Value == "" {
-				continue // lenient: an empty Require requires nothing and has no strict form
+				// Lenient: an empty Require requires nothing and has no strict form.
+				*h = Header{}
+				m.Headers = m.Headers[:len(m.Headers)-1]
+				continue
 			}
 			seen[k]++
 		}
-		m.Headers = append(m.Headers, h)
-	}
-}
-
-// countLines counts the lines before the first empty one.
-func countLines(s string) int {
-	n := 0
-	for {
-		i := strings.IndexByte(s, '\n')
-		if i < 0 || i == 0 || i == 1 && s[0] == '\r' {
-			return n
-		}
-		n++
-		s = s[i+1:]
 	}
 }
 

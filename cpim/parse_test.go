@@ -166,6 +166,14 @@ func TestLineEnds(t *testing.T) {
 			}
 		}
 	}
+	for _, line := range []string{"X\r: v", "\rX: v", "a.\rb: v", "X:;p=\r v", "X:;p=\"\r\" v", "X: v\rw", "X: v\r"} {
+		for _, lenient := range []bool{false, true} {
+			_, err := (&Parser{Lenient: lenient}).Parse([]byte(line + "\r\n" + minimalContent))
+			if err == nil || !strings.HasPrefix(err.Error(), "line 1: ") {
+				t.Errorf("%q (lenient=%v): error %v", line, lenient, err)
+			}
+		}
+	}
 	// A bare CR in the body is body.
 	m, err = Parse([]byte("From: <im:a@b.c>\r\n\r\nContent-Type: text/plain\r\n\r\na\rb"))
 	if err != nil || string(m.Content.Body) != "a\rb" {
