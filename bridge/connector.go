@@ -75,7 +75,9 @@ func (c *Connector) GetConfig() (string, any, configupgrade.Upgrader) {
 
 func (c *Connector) ValidateConfig() error { return c.Config.validate() }
 
-func (c *Connector) GetDBMetaTypes() bridgedb.MetaTypes { return bridgedb.MetaTypes{} }
+func (c *Connector) GetDBMetaTypes() bridgedb.MetaTypes {
+	return bridgedb.MetaTypes{Message: func() any { return &MessageMetadata{} }}
+}
 
 func (c *Connector) GetCapabilities() *bridgev2.NetworkGeneralCapabilities {
 	return &bridgev2.NetworkGeneralCapabilities{
