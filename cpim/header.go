@@ -30,10 +30,21 @@ func coreKind(ns, name string) int {
 	if ns != HeaderNamespace {
 		return kExt
 	}
-	for k := kFrom; k < nKinds; k++ {
-		if name == coreNames[k] {
-			return k
-		}
+	switch name {
+	case "From":
+		return kFrom
+	case "To":
+		return kTo
+	case "cc":
+		return kCc
+	case "DateTime":
+		return kDateTime
+	case "Subject":
+		return kSubject
+	case "NS":
+		return kNS
+	case "Require":
+		return kRequire
 	}
 	return kExt
 }
@@ -177,24 +188,35 @@ func parseHeaderLine(h *Header, line string, lenient bool, blk *msgBlock) (msg s
 // §2.2, §3.2): no control characters, UTF-8, and strictly only the
 // escapes of §2.3.1.
 func valueProblem(v string, lenient bool) string {
-	ascii := true
+	var seen byte // or of the octets that need a closer look
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if isCTL(c) {
 			return ctlProblem(c, "header value (RFC 3862 §2.2 requires an escape)")
 		}
-		if c >= 0x80 {
-			ascii = false
-		}
+		seen |= special[c]
 	}
-	if !ascii && !utf8.ValidString(v) {
+	if seen&spNonASCII != 0 && !utf8.ValidString(v) {
 		return "header value is not valid UTF-8 (RFC 3862 §3)"
 	}
-	if !lenient {
+	if seen&spBackslash != 0 && !lenient {
 		return checkEscapes(v)
 	}
 	return ""
 }
+
+const (
+	spNonASCII = 1 << iota
+	spBackslash
+)
+
+var special = func() (t [256]byte) {
+	for c := 0x80; c < 0x100; c++ {
+		t[c] = spNonASCII
+	}
+	t['\\'] = spBackslash
+	return
+}()
 
 func skipWS(s string, i int) int {
 	for i < len(s) && (s[i] == ' ' || s[i] == '\t') {
