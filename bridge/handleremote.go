@@ -195,6 +195,21 @@ func (c *Connector) deliver(ctx context.Context, row *database.Inbound) error {
 			converted.ReplyTo = &networkid.MessageOptionalPartID{MessageID: target}
 		}
 	}
+	converted.Parts[0].Extra = map[string]any{inboundKeyField: row.Key}
+	if !row.AttemptedAt.IsZero() {
+		// The bridge stopped while this message was being sent: it may be in the room already.
+		if found, err := c.adoptSent(ctx, key, ghostID, msgID, ts, row.Key, converted.Parts[0].DBMetadata); err != nil {
+			return err
+		} else if found {
+			if err = c.answerDelivered(ctx, ul.Client.(*Client), ghostID, m); err != nil {
+				return err
+			}
+			return c.markDelivered(ctx, row)
+		}
+	}
+	if err = c.db.Inbound.MarkAttempted(ctx, row.Gateway, row.Key, time.Now()); err != nil {
+		return err
+	}
 	var evt bridgev2.RemoteEvent = &simplevent.PreConvertedMessage{EventMeta: meta, Data: converted, ID: msgID}
 	if in.Media != nil {
 		evt = mediaMessage(meta, msgID, converted, in)

@@ -17,6 +17,8 @@ type Inbound struct {
 	Recipient  string // Matrix user ID the message is for
 	Body       []byte // the CPIM message octets as received, so it can be parsed again after a restart
 	ReceivedAt time.Time
+	// AttemptedAt is when the message was last handed to bridgev2, zero if never.
+	AttemptedAt time.Time
 	// DeliveredAt is zero while the message has not reached Matrix yet.
 	DeliveredAt time.Time
 }
@@ -33,15 +35,18 @@ const (
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (bridge_id, gateway, idem_key) DO NOTHING
 	`
+	markInboundAttemptedQuery = `
+		UPDATE cpim_inbound SET attempted_at=$4 WHERE bridge_id=$1 AND gateway=$2 AND idem_key=$3
+	`
 	markInboundDeliveredQuery = `
 		UPDATE cpim_inbound SET delivered_at=$4 WHERE bridge_id=$1 AND gateway=$2 AND idem_key=$3
 	`
 	getPendingInboundQuery = `
-		SELECT gateway, idem_key, recipient, body, received_at, delivered_at FROM cpim_inbound
+		SELECT gateway, idem_key, recipient, body, received_at, attempted_at, delivered_at FROM cpim_inbound
 		WHERE bridge_id=$1 AND delivered_at IS NULL ORDER BY seq
 	`
 	getInboundQuery = `
-		SELECT gateway, idem_key, recipient, body, received_at, delivered_at FROM cpim_inbound
+		SELECT gateway, idem_key, recipient, body, received_at, attempted_at, delivered_at FROM cpim_inbound
 		WHERE bridge_id=$1 AND gateway=$2 AND idem_key=$3
 	`
 	inboundStatsQuery = `
@@ -65,6 +70,14 @@ func (q *InboundQuery) Insert(ctx context.Context, in *Inbound) (bool, error) {
 		return false, fmt.Errorf("store inbound message: %w", err)
 	}
 	return n == 1, nil
+}
+
+// MarkAttempted records that the message is being handed to bridgev2, which sends it to Matrix
+// before it stores that it did: a message attempted but not delivered when the bridge stopped may
+// be in Matrix already.
+func (q *InboundQuery) MarkAttempted(ctx context.Context, gateway, key string, at time.Time) error {
+	_, err := q.db.Exec(ctx, markInboundAttemptedQuery, q.bridgeID, gateway, key, at.UnixMilli())
+	return err
 }
 
 // MarkDelivered records that the message reached Matrix.
@@ -120,11 +133,14 @@ func (q *InboundQuery) DeleteExpired(ctx context.Context, cutoff time.Time) (int
 func scanInbound(row dbutil.Scannable) (*Inbound, error) {
 	var in Inbound
 	var received int64
-	var delivered sql.NullInt64
-	if err := row.Scan(&in.Gateway, &in.Key, &in.Recipient, &in.Body, &received, &delivered); err != nil {
+	var attempted, delivered sql.NullInt64
+	if err := row.Scan(&in.Gateway, &in.Key, &in.Recipient, &in.Body, &received, &attempted, &delivered); err != nil {
 		return nil, err
 	}
 	in.ReceivedAt = time.UnixMilli(received)
+	if attempted.Valid {
+		in.AttemptedAt = time.UnixMilli(attempted.Int64)
+	}
 	if delivered.Valid {
 		in.DeliveredAt = time.UnixMilli(delivered.Int64)
 	}

@@ -53,6 +53,9 @@ func TestInboundPendingAndExpiry(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		if err := db.Inbound.MarkAttempted(ctx, "gw", "b", base.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
 		if err := db.Inbound.MarkDelivered(ctx, "gw", "a", base.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
@@ -62,6 +65,9 @@ func TestInboundPendingAndExpiry(t *testing.T) {
 		}
 		if len(pending) != 2 || pending[0].Key != "b" || pending[1].Key != "c" {
 			t.Fatalf("pending = %+v, want b then c", pending)
+		}
+		if !pending[0].AttemptedAt.Equal(base.Add(time.Minute)) || !pending[1].AttemptedAt.IsZero() {
+			t.Fatalf("attempted: b %v, c %v; want b at %v, c never", pending[0].AttemptedAt, pending[1].AttemptedAt, base.Add(time.Minute))
 		}
 		// Acceptance order wins over timestamps and keys: two messages in the same millisecond,
 		// the second with the smaller key, are delivered as they came.

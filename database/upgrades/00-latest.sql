@@ -14,6 +14,8 @@ CREATE TABLE cpim_inbound (
 	recipient    TEXT   NOT NULL,
 	body         BYTEA  NOT NULL,
 	received_at  BIGINT NOT NULL,
+	-- set before each hand-over to bridgev2: after a crash it says the message may be in Matrix already
+	attempted_at BIGINT,
 	delivered_at BIGINT,
 
 	CONSTRAINT cpim_inbound_key_uniq UNIQUE (bridge_id, gateway, idem_key)
