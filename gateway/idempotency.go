@@ -3,17 +3,12 @@ package gateway
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"time"
 
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 )
 
 // MaxKeyLen bounds an idempotency key, so that whatever a gateway sends fits a database column.
 const MaxKeyLen = 255
-
-// IdempotencyWindow is how long an Acceptor must remember a key: a message arriving again with the
-// same key (and gateway) within it is a duplicate and must not be delivered twice.
-const IdempotencyWindow = 24 * time.Hour
 
 // imdnNamespace is RFC 5438 §6.1's namespace of the IMDN headers; spelled out here so that the
 // transports do not depend on the imdn package.
