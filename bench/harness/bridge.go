@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -36,6 +37,8 @@ type BridgeOptions struct {
 	// endpoints, which serve net/http/pprof at /debug/pprof/ on the appservice listener.
 	DebugSecret string
 	ExtraArgs   []string
+	// Env is added to the bridge's environment (GOGC=50, say).
+	Env []string
 }
 
 // Bridge is a configured bridge process.
@@ -127,6 +130,7 @@ func (b *Bridge) Start(ctx context.Context) error {
 	}
 	b.cmd = exec.Command(b.opts.Binary, append([]string{"-c", b.cfgPath, "-r", b.RegPath}, b.opts.ExtraArgs...)...)
 	b.cmd.Dir = b.opts.Dir
+	b.cmd.Env = append(os.Environ(), b.opts.Env...)
 	b.cmd.Stdout, b.cmd.Stderr = out, out
 	// A harness that dies must not leave a bridge holding its port.
 	b.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -238,4 +242,75 @@ func runTool(ctx context.Context, dir, name string, args ...string) error {
 		return fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 	return nil
+}
+
+// GoMemory is what the bridge's Go runtime reports after a garbage collection, in bytes.
+type GoMemory struct {
+	HeapAlloc  int64 // live heap
+	HeapInuse  int64
+	StackInuse int64
+	Sys        int64 // everything the runtime got from the OS
+	Goroutines int64
+}
+
+// GoMemory forces a garbage collection in the bridge and reads its runtime statistics, through
+// the debug endpoints (the bridge must have been set up with a DebugSecret).
+func (b *Bridge) GoMemory(ctx context.Context) (GoMemory, error) {
+	dir, err := os.MkdirTemp(b.opts.Dir, "memstats-")
+	if err != nil {
+		return GoMemory{}, err
+	}
+	defer os.RemoveAll(dir)
+	heap, gor := filepath.Join(dir, "heap"), filepath.Join(dir, "goroutine")
+	if err = b.Profile(ctx, "heap", "gc=1&debug=1", heap); err != nil {
+		return GoMemory{}, err
+	}
+	if err = b.Profile(ctx, "goroutine", "debug=1", gor); err != nil {
+		return GoMemory{}, err
+	}
+	heapText, err := os.ReadFile(heap)
+	if err != nil {
+		return GoMemory{}, err
+	}
+	gorText, err := os.ReadFile(gor)
+	if err != nil {
+		return GoMemory{}, err
+	}
+	return parseGoMemory(heapText, gorText)
+}
+
+// parseGoMemory reads the runtime.MemStats comment lines of a debug=1 heap profile and the total of
+// a debug=1 goroutine profile.
+func parseGoMemory(heap, goroutines []byte) (GoMemory, error) {
+	var m GoMemory
+	fields := map[string]*int64{"HeapAlloc": &m.HeapAlloc, "HeapInuse": &m.HeapInuse, "Stack": &m.StackInuse, "Sys": &m.Sys}
+	found := 0
+	for line := range strings.Lines(string(heap)) {
+		name, value, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "# "), " = ")
+		dst := fields[name]
+		if !ok || dst == nil {
+			continue
+		}
+		first, _, _ := strings.Cut(value, " ") // "Stack = inuse / sys"
+		n, err := strconv.ParseInt(first, 10, 64)
+		if err != nil {
+			return GoMemory{}, fmt.Errorf("heap profile: %s: %w", name, err)
+		}
+		*dst = n
+		found++
+	}
+	if found != len(fields) {
+		return GoMemory{}, fmt.Errorf("heap profile: found %d of the %d MemStats lines", found, len(fields))
+	}
+	first, _, _ := strings.Cut(string(goroutines), "\n")
+	total, ok := strings.CutPrefix(first, "goroutine profile: total ")
+	if !ok {
+		return GoMemory{}, fmt.Errorf("goroutine profile: unexpected first line %q", first)
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(total), 10, 64)
+	if err != nil {
+		return GoMemory{}, fmt.Errorf("goroutine profile: %w", err)
+	}
+	m.Goroutines = n
+	return m, nil
 }

@@ -16,12 +16,15 @@ const (
 	Baseline = "baseline"
 )
 
-// Variants are matrix-cpim and the baseline, from their binaries.
-func Variants(bridge, baseline string) []Variant {
-	return []Variant{
-		{Name: Ours, Binary: bridge, Network: cpimNetwork},
-		{Name: Baseline, Binary: baseline, Network: baselineNetwork},
+// Variants are matrix-cpim and the baseline, from their binaries. With baselineIsCPIM the
+// baseline binary is another build of matrix-cpim, configured as such: a before/after comparison
+// of a change to the bridge.
+func Variants(bridge, baseline string, baselineIsCPIM bool) []Variant {
+	base := Variant{Name: Baseline, Binary: baseline, Network: baselineNetwork}
+	if baselineIsCPIM {
+		base.Network = cpimNetwork
 	}
+	return []Variant{{Name: Ours, Binary: bridge, Network: cpimNetwork}, base}
 }
 
 // cpimNetwork configures one HTTP gateway per gateway of the topology, all delivering to

@@ -3,7 +3,7 @@ package harness
 import "testing"
 
 func TestVariantNetworks(t *testing.T) {
-	v := Variants("/bin/ours", "/bin/base")
+	v := Variants("/bin/ours", "/bin/base", false)
 	if len(v) != 2 || v[0].Name != Ours || v[0].Binary != "/bin/ours" || v[1].Name != Baseline || v[1].Binary != "/bin/base" {
 		t.Fatalf("Variants = %+v", v)
 	}
@@ -19,5 +19,8 @@ func TestVariantNetworks(t *testing.T) {
 	}
 	if base := v[1].Network("http://gw", topo, tokens); base["gateway_url"] != "http://gw/baseline" {
 		t.Errorf("baseline network = %v", base)
+	}
+	if other := Variants("/bin/new", "/bin/old", true)[1]; other.Binary != "/bin/old" || other.Network("http://gw", topo, tokens)["gateways"] == nil {
+		t.Errorf("a matrix-cpim baseline is not configured as matrix-cpim")
 	}
 }

@@ -102,6 +102,7 @@ func dendriteRun(ctx context.Context, v harness.Variant, o *options) (harness.Ru
 			LogLevel:     o.logLevel,
 			MaxOpenConns: o.dbOpen,
 			MaxIdleConns: o.dbIdle,
+			Env:          o.env,
 			// Dendrite v0.13 reports spec v1.2 only.
 			ExtraArgs: []string{"--ignore-unsupported-server"},
 		})

@@ -66,6 +66,7 @@ func startEnv(ctx context.Context, v harness.Variant, topo harness.Topology, o *
 		LogLevel:     o.logLevel,
 		MaxOpenConns: o.dbOpen,
 		MaxIdleConns: o.dbIdle,
+		Env:          o.env,
 		DebugSecret:  randomToken(),
 	})
 	if err != nil {

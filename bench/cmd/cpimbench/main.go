@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/matrix-cpim/matrix-cpim/bench/harness"
@@ -27,6 +28,7 @@ import (
 
 type options struct {
 	bridge, baseline string
+	baselineIsCPIM   bool
 	outDir, workDir  string
 	keep             bool
 
@@ -42,6 +44,7 @@ type options struct {
 	profileSecs              int
 	logLevel                 string
 	dbOpen, dbIdle           int
+	env                      envFlag
 	dendrite                 bool
 	dUsers, dGhosts          int
 	dIn, dOut, dLatN         int
@@ -53,9 +56,10 @@ func main() {
 	o := &options{}
 	flag.StringVar(&o.bridge, "bridge", "", "matrix-cpim binary (required)")
 	flag.StringVar(&o.baseline, "baseline", "", "baseline binary (required)")
+	flag.BoolVar(&o.baselineIsCPIM, "baseline-is-cpim", false, "the -baseline binary is another matrix-cpim build (a before/after comparison of a bridge change)")
 	flag.StringVar(&o.outDir, "out", "bench/results", "directory for results.json, results.md and profiles")
 	flag.BoolVar(&o.keep, "keep", false, "keep the bridges' work directories (config, database, logs)")
-	flag.IntVar(&o.runs, "runs", 3, "repetitions of the throughput and latency figures; medians are reported")
+	flag.IntVar(&o.runs, "runs", 3, "repetitions of the throughput and latency figures; medians are reported (0 skips them)")
 	flag.IntVar(&o.users, "users", 10, "Matrix users in the throughput runs")
 	flag.IntVar(&o.ghosts, "ghosts", 10, "remote contacts per user in the throughput runs (portals = users × ghosts)")
 	flag.IntVar(&o.gateways, "gateways", 4, "gateways the contacts are spread over")
@@ -75,6 +79,7 @@ func main() {
 	flag.StringVar(&o.logLevel, "log-level", "", "logging.min_level of both bridges (default: the example config's)")
 	flag.IntVar(&o.dbOpen, "db-max-open", 0, "database.max_open_conns of both bridges (default: the example config's)")
 	flag.IntVar(&o.dbIdle, "db-max-idle", 0, "database.max_idle_conns of both bridges (default: the example config's)")
+	flag.Var(&o.env, "env", "KEY=VALUE added to both bridges' environment, such as GOGC=50 (repeatable)")
 	flag.DurationVar(&o.phaseTimeout, "phase-timeout", 10*time.Minute, "bound on sending one phase's messages")
 	flag.DurationVar(&o.settleTime, "settle", 5*time.Second, "idle time before reading the memory figures")
 	flag.BoolVar(&o.dendrite, "dendrite", true, "also run end to end against a real Dendrite (scripts/testdeps.sh dendrite installs it)")
@@ -101,8 +106,8 @@ func run(o *options) error {
 	if o.bridge == "" || o.baseline == "" {
 		return errors.New("-bridge and -baseline are required")
 	}
-	if o.runs < 1 || o.users < 1 || o.ghosts < 1 || o.gateways < 1 || o.memUsers < 1 {
-		return errors.New("-runs, -users, -ghosts, -gateways and -mem-users must be positive")
+	if o.runs < 0 || o.users < 1 || o.ghosts < 1 || o.gateways < 1 || o.memUsers < 1 {
+		return errors.New("-users, -ghosts, -gateways and -mem-users must be positive, -runs not negative")
 	}
 	var err error
 	// The bridges run in their own work directories.
@@ -125,7 +130,7 @@ func run(o *options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	variants := harness.Variants(o.bridge, o.baseline)
+	variants := harness.Variants(o.bridge, o.baseline, o.baselineIsCPIM)
 	res := &results{Machine: describeMachine(), Options: o.describe(), Variants: map[string]*variantResult{}}
 	for _, v := range variants {
 		res.Variants[v.Name] = &variantResult{}
@@ -245,19 +250,25 @@ func throughputRun(ctx context.Context, v harness.Variant, o *options, profilePr
 	return phases, nil
 }
 
-// Memory is the bridge's resident memory at the points of the memory run, in KiB.
+// Memory is what the memory run read at its three points.
 type Memory struct {
-	Started     int64 // ready, before any message
-	Portals     int   // idle portals at the second reading
-	WithPortals int64
-	Messages    int // messages at the third reading
-	AfterMsgs   int64
-	Peak        int64 // VmHWM at the end
+	Portals  int // idle portals at the second reading
+	Messages int // messages at the third reading
+	// Started is read once the bridge is ready, before any message.
+	Started, WithPortals, AfterMsgs MemReading
 	// Phases are the two loads, for their rates.
 	Phases map[string]harness.Phase
 }
 
-// memoryRun creates memPortals portals, lets the bridge idle, then sends memMsgs messages over them.
+// MemReading is one reading: the process's resident memory, then the Go runtime's figures after
+// a forced garbage collection.
+type MemReading struct {
+	harness.Memory // KiB
+	Go             harness.GoMemory
+}
+
+// memoryRun creates memPortals portals, lets the bridge idle, then sends memMsgs messages over
+// them. At the last two readings it writes heap profiles to outDir.
 func memoryRun(ctx context.Context, v harness.Variant, o *options) (*Memory, error) {
 	ghosts := max(o.memPortals/o.memUsers, 1)
 	topo := harness.Topology{ServerName: "bench.test", Users: o.memUsers, Ghosts: ghosts, Gateways: o.gateways}
@@ -267,15 +278,22 @@ func memoryRun(ctx context.Context, v harness.Variant, o *options) (*Memory, err
 	}
 	defer e.close()
 	m := &Memory{Portals: topo.Pairs(), Messages: o.memMsgs, Phases: map[string]harness.Phase{}}
-	read := func(dst *int64) error {
+	read := func(dst *MemReading, profile string) error {
 		if !sleepCtx(ctx, o.settleTime) {
 			return ctx.Err()
 		}
-		mem, err := harness.ReadMemory(e.bridge.PID())
-		*dst, m.Peak = mem.RSS, mem.Peak
-		return err
+		if dst.Memory, err = harness.ReadMemory(e.bridge.PID()); err != nil {
+			return err
+		}
+		if dst.Go, err = e.bridge.GoMemory(ctx); err != nil {
+			return err
+		}
+		if profile == "" {
+			return nil
+		}
+		return e.bridge.Profile(ctx, "heap", "", filepath.Join(o.outDir, v.Name+"-heap-"+profile+".pprof"))
 	}
-	if err = read(&m.Started); err != nil {
+	if err = read(&m.Started, ""); err != nil {
 		return nil, err
 	}
 	p, err := e.inbound(ctx, "memportals", harness.Load{N: topo.Pairs(), Concurrency: o.inConc}, o, "")
@@ -284,7 +302,7 @@ func memoryRun(ctx context.Context, v harness.Variant, o *options) (*Memory, err
 	}
 	m.Phases[phaseMemPortals] = p
 	fmt.Printf("   %-22s %s\n", phaseMemPortals, harness.Describe(p))
-	if err = read(&m.WithPortals); err != nil {
+	if err = read(&m.WithPortals, "portals"); err != nil {
 		return nil, err
 	}
 	p, err = e.inbound(ctx, "memmsgs", harness.Load{N: o.memMsgs, Concurrency: o.inConc}, o, "")
@@ -293,12 +311,30 @@ func memoryRun(ctx context.Context, v harness.Variant, o *options) (*Memory, err
 	}
 	m.Phases[phaseMemMsgs] = p
 	fmt.Printf("   %-22s %s\n", phaseMemMsgs, harness.Describe(p))
-	if err = read(&m.AfterMsgs); err != nil {
+	if err = read(&m.AfterMsgs, "messages"); err != nil {
 		return nil, err
 	}
-	fmt.Printf("   RSS: started %d MiB, %d idle portals %d MiB, after %d messages %d MiB, peak %d MiB\n",
-		m.Started>>10, m.Portals, m.WithPortals>>10, m.Messages, m.AfterMsgs>>10, m.Peak>>10)
+	for _, r := range []struct {
+		name string
+		r    MemReading
+	}{{"started", m.Started}, {fmt.Sprintf("%d idle portals", m.Portals), m.WithPortals}, {fmt.Sprintf("after %d messages", m.Messages), m.AfterMsgs}} {
+		fmt.Printf("   %-24s RSS %4d MiB (peak %4d)  Go heap live %4d MiB  stacks %3d MiB  goroutines %d\n",
+			r.name, r.r.RSS>>10, r.r.Peak>>10, r.r.Go.HeapAlloc>>20, r.r.Go.StackInuse>>20, r.r.Go.Goroutines)
+	}
 	return m, nil
+}
+
+// envFlag collects repeated -env flags.
+type envFlag []string
+
+func (e *envFlag) String() string { return strings.Join(*e, " ") }
+
+func (e *envFlag) Set(v string) error {
+	if k, _, ok := strings.Cut(v, "="); !ok || k == "" {
+		return fmt.Errorf("%q is not KEY=VALUE", v)
+	}
+	*e = append(*e, v)
+	return nil
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {

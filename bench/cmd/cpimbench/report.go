@@ -55,10 +55,10 @@ func describeMachine() map[string]string {
 
 func (o *options) describe() map[string]any {
 	return map[string]any{
-		"runs": o.runs, "users": o.users, "ghosts": o.ghosts, "gateways": o.gateways, "size": o.size,
+		"runs": o.runs, "baseline_is_cpim": o.baselineIsCPIM, "users": o.users, "ghosts": o.ghosts, "gateways": o.gateways, "size": o.size,
 		"in_n": o.inN, "in_conc": o.inConc, "lat_n": o.latN, "lat_rate": o.latRate, "lat_conc": o.latConc,
 		"out_n": o.outN, "out_batch": o.outBatch, "out_conc": o.outConc,
-		"mem_users": o.memUsers, "mem_portals": o.memPortals, "mem_msgs": o.memMsgs, "log_level": o.logLevel, "db_max_open": o.dbOpen, "db_max_idle": o.dbIdle,
+		"mem_users": o.memUsers, "mem_portals": o.memPortals, "mem_msgs": o.memMsgs, "log_level": o.logLevel, "db_max_open": o.dbOpen, "db_max_idle": o.dbIdle, "env": []string(o.env),
 		"dendrite": o.dendrite, "dendrite_users": o.dUsers, "dendrite_ghosts": o.dGhosts, "dendrite_in_n": o.dIn,
 		"dendrite_out_n": o.dOut, "dendrite_lat_n": o.dLatN, "dendrite_lat_rate": o.dRate,
 	}
@@ -68,26 +68,34 @@ func (r *results) markdown(o *options) string {
 	var b strings.Builder
 	m := r.Machine
 	fmt.Fprintf(&b, "Machine: %s CPUs (%s), %s KiB RAM, Linux %s, %s, %s.\n\n", m["cpus"], m["cpu"], m["memory_kib"], m["kernel"], m["go"], m["date"])
-	fmt.Fprintf(&b, "Throughput and latency: median of %d runs per bridge, each on a fresh bridge and SQLite database; "+
-		"%d users × %d contacts = %d portals over %d gateways, %d-byte texts. Max rate: %d inbound requests in flight, "+
-		"%d outbound events in transactions of %d, %d in flight. Fixed rate: %d messages at %.0f msg/s.\n\n",
-		o.runs, o.users, o.ghosts, o.users*o.ghosts, o.gateways, o.size, o.inConc, o.outN, o.outBatch, o.outConc, o.latN, o.latRate)
-	b.WriteString(harness.Table(r.Variants[harness.Ours].Runs, r.Variants[harness.Baseline].Runs))
+	if o.baselineIsCPIM {
+		b.WriteString("The baseline column is another build of matrix-cpim (-baseline-is-cpim), not the bridgev2 floor.\n\n")
+	}
+	if o.runs > 0 {
+		fmt.Fprintf(&b, "Throughput and latency: median of %d runs per bridge, each on a fresh bridge and SQLite database; "+
+			"%d users × %d contacts = %d portals over %d gateways, %d-byte texts. Max rate: %d inbound requests in flight, "+
+			"%d outbound events in transactions of %d, %d in flight. Fixed rate: %d messages at %.0f msg/s.\n\n",
+			o.runs, o.users, o.ghosts, o.users*o.ghosts, o.gateways, o.size, o.inConc, o.outN, o.outBatch, o.outConc, o.latN, o.latRate)
+		b.WriteString(harness.Table(r.Variants[harness.Ours].Runs, r.Variants[harness.Baseline].Runs))
+	}
 	ours, base := r.Variants[harness.Ours].Memory, r.Variants[harness.Baseline].Memory
 	if ours != nil && base != nil {
-		fmt.Fprintf(&b, "\nMemory (one run per bridge; VmRSS after %s idle; %d users):\n\n", o.settleTime, o.memUsers)
-		b.WriteString("| resident memory (MiB) | matrix-cpim | baseline | matrix-cpim vs baseline |\n|---|---:|---:|---:|\n")
+		fmt.Fprintf(&b, "\nMemory (one run per bridge, %d users; each reading after %s idle, the Go figures after a forced GC):\n\n", o.memUsers, o.settleTime)
+		b.WriteString("| memory (MiB unless stated) | matrix-cpim | baseline | matrix-cpim vs baseline |\n|---|---:|---:|---:|\n")
+		mib := func(kib int64) float64 { return float64(kib) / 1024 }
 		for _, row := range []struct {
 			name       string
-			ours, base int64
+			ours, base float64
 		}{
-			{"started, no portals", ours.Started, base.Started},
-			{fmt.Sprintf("%d idle portals", ours.Portals), ours.WithPortals, base.WithPortals},
-			{fmt.Sprintf("after %d messages", ours.Messages), ours.AfterMsgs, base.AfterMsgs},
-			{"peak (VmHWM)", ours.Peak, base.Peak},
+			{"RSS, started, no portals", mib(ours.Started.RSS), mib(base.Started.RSS)},
+			{fmt.Sprintf("RSS, %d idle portals", ours.Portals), mib(ours.WithPortals.RSS), mib(base.WithPortals.RSS)},
+			{fmt.Sprintf("Go live heap, %d idle portals", ours.Portals), mib(ours.WithPortals.Go.HeapAlloc >> 10), mib(base.WithPortals.Go.HeapAlloc >> 10)},
+			{fmt.Sprintf("goroutines (count), %d idle portals", ours.Portals), float64(ours.WithPortals.Go.Goroutines), float64(base.WithPortals.Go.Goroutines)},
+			{fmt.Sprintf("RSS, after %d messages", ours.Messages), mib(ours.AfterMsgs.RSS), mib(base.AfterMsgs.RSS)},
+			{fmt.Sprintf("Go live heap, after %d messages", ours.Messages), mib(ours.AfterMsgs.Go.HeapAlloc >> 10), mib(base.AfterMsgs.Go.HeapAlloc >> 10)},
+			{"RSS peak (VmHWM)", mib(ours.AfterMsgs.Peak), mib(base.AfterMsgs.Peak)},
 		} {
-			o, bs := float64(row.ours)/1024, float64(row.base)/1024
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.name, harness.Num(o), harness.Num(bs), harness.Compare(o, bs, false))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.name, harness.Num(row.ours), harness.Num(row.base), harness.Compare(row.ours, row.base, false))
 		}
 		po, pb := ours.Phases[phaseMemMsgs], base.Phases[phaseMemMsgs]
 		fmt.Fprintf(&b, "\nMemory run rates: %d portals created at %s vs %s portal/s; %d messages delivered at %s vs %s msg/s.\n",
@@ -98,6 +106,9 @@ func (r *results) markdown(o *options) string {
 		fmt.Fprintf(&b, "\nEnd to end with Dendrite (one run per bridge; %d users × %d contacts = %d portals; fixed rate: %d messages at %.0f msg/s; "+
 			"inbound messages have arrived when Dendrite pushes them to an observer appservice, outbound ones when the gateway has them):\n\n",
 			o.dUsers, o.dGhosts, o.dUsers*o.dGhosts, o.dLatN, o.dRate)
+		if o.baselineIsCPIM {
+			b.WriteString("The baseline column is another build of matrix-cpim (-baseline-is-cpim), not the bridgev2 floor.\n\n")
+		}
 		b.WriteString(harness.Table([]harness.Run{d[harness.Ours]}, []harness.Run{d[harness.Baseline]}))
 	}
 	return b.String()

@@ -9,7 +9,10 @@ import (
 
 func TestMarkdownMemoryTable(t *testing.T) {
 	mem := func(mib int64) *Memory {
-		return &Memory{Started: 10 << 10, Portals: 100, WithPortals: mib << 10, Messages: 1000, AfterMsgs: 2 * mib << 10, Peak: 3 * mib << 10}
+		reading := func(rss int64) MemReading {
+			return MemReading{Memory: harness.Memory{RSS: rss << 10, Peak: 3 * mib << 10}, Go: harness.GoMemory{HeapAlloc: mib << 19, Goroutines: 100 + mib}}
+		}
+		return &Memory{Portals: 100, Messages: 1000, Started: reading(10), WithPortals: reading(mib), AfterMsgs: reading(2 * mib)}
 	}
 	r := &results{Machine: map[string]string{}, Variants: map[string]*variantResult{
 		"matrix-cpim": {Runs: []harness.Run{{}}, Memory: mem(40)},
@@ -17,8 +20,11 @@ func TestMarkdownMemoryTable(t *testing.T) {
 	}}
 	md := r.markdown(&options{runs: 1, memUsers: 10})
 	for _, want := range []string{
-		"| 100 idle portals | 40.0 | 20.0 | +20.00 (2.00×) |",
-		"| after 1000 messages | 80.0 | 40.0 | +40.00 (2.00×) |",
+		"| RSS, 100 idle portals | 40.0 | 20.0 | +20.00 (2.00×) |",
+		"| RSS, after 1000 messages | 80.0 | 40.0 | +40.00 (2.00×) |",
+		"| Go live heap, 100 idle portals | 20.0 | 10.0 | +10.00 (2.00×) |",
+		"| goroutines (count), 100 idle portals | 140 | 120 | +20.00 (1.17×) |",
+		"| RSS peak (VmHWM) | 120 | 60.0 | +60.00 (2.00×) |",
 		"| figure | matrix-cpim | baseline |",
 	} {
 		if !strings.Contains(md, want) {
@@ -26,7 +32,7 @@ func TestMarkdownMemoryTable(t *testing.T) {
 		}
 	}
 	r.Variants["baseline"].Memory = nil
-	if md := r.markdown(&options{runs: 1}); strings.Contains(md, "resident memory") {
+	if md := r.markdown(&options{runs: 1}); strings.Contains(md, "RSS") {
 		t.Errorf("memory table without the baseline's figures:\n%s", md)
 	}
 }
