@@ -272,9 +272,6 @@ func parseParams(line string, i int, lenient bool, blk *msgBlock) ([]Param, int,
 			return nil, i, "parameter value is not valid UTF-8"
 		}
 		ps = append(ps, p)
-		if lenient {
-			i = skipWS(line, i)
-		}
 	}
 	if len(ps) == 0 {
 		return nil, i, ""
