@@ -15,7 +15,6 @@ import (
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 	"github.com/matrix-cpim/matrix-cpim/cpim/imdn"
 	"github.com/matrix-cpim/matrix-cpim/internal/dbtest"
-	"github.com/matrix-cpim/matrix-cpim/internal/tesths"
 )
 
 const (
@@ -33,17 +32,10 @@ func TestDirectMessages(t *testing.T) {
 
 func testDirectMessages(t *testing.T, db dbtest.Backend) {
 	start := time.Now()
-	hs := tesths.New(t)
 	gw := newTestGateway(t)
-	b := setupBridge(t, hs, db, map[string]any{
-		"gateways": []any{map[string]any{
-			"name": "partner", "transport": "http", "url": gw.srv.URL,
-			"token": tokenOut, "inbound_token": tokenIn, "domains": []any{"example.net"},
-		}},
+	hs, b := startWithPartner(t, db, gw.srv.URL, map[string]any{
 		"delivery_deadline": "3s",
 	})
-	hs.Start(t, b.reg)
-	b.start(t)
 
 	alice := hs.RegisterUser(t, "alice")
 	aliceIM := "im:alice@" + hs.ServerName

@@ -28,7 +28,6 @@ import (
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 	"github.com/matrix-cpim/matrix-cpim/cpim/imdn"
 	"github.com/matrix-cpim/matrix-cpim/internal/dbtest"
-	"github.com/matrix-cpim/matrix-cpim/internal/tesths"
 )
 
 // Environment of TestFaultsExactlyOnce; scripts/faulttest.sh raises both.
@@ -72,18 +71,11 @@ func envInt(t *testing.T, name string, def int) int {
 
 func testFaultsExactlyOnce(t *testing.T, db dbtest.Backend, n, kills int) {
 	start := time.Now()
-	hs := tesths.New(t)
 	gw := newFlakyGateway(t)
-	b := setupBridge(t, hs, db, map[string]any{
-		"gateways": []any{map[string]any{
-			"name": "partner", "transport": "http", "url": gw.srv.URL,
-			"token": tokenOut, "inbound_token": tokenIn, "domains": []any{"example.net"},
-		}},
+	hs, b := startWithPartner(t, db, gw.srv.URL, map[string]any{
 		// Long enough that no flaky failure ends in giving up: every message must arrive.
 		"delivery_deadline": "1h",
 	})
-	hs.Start(t, b.reg)
-	b.start(t)
 
 	alice := hs.RegisterUser(t, "alice")
 	aliceIM := "im:alice@" + hs.ServerName

@@ -78,3 +78,21 @@ func freePort(t *testing.T) int {
 	}
 	return port
 }
+
+// startWithPartner starts a homeserver and the bridge with one HTTP gateway, "partner", that
+// serves example.net at gwURL; extra holds more `network:` keys.
+func startWithPartner(t *testing.T, db dbtest.Backend, gwURL string, extra map[string]any) (*tesths.Server, *bridgeProc) {
+	t.Helper()
+	hs := tesths.New(t)
+	network := map[string]any{"gateways": []any{map[string]any{
+		"name": "partner", "transport": "http", "url": gwURL,
+		"token": tokenOut, "inbound_token": tokenIn, "domains": []any{"example.net"},
+	}}}
+	for k, v := range extra {
+		network[k] = v
+	}
+	b := setupBridge(t, hs, db, network)
+	hs.Start(t, b.reg)
+	b.start(t)
+	return hs, b
+}

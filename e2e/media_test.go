@@ -16,25 +16,15 @@ import (
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 	"github.com/matrix-cpim/matrix-cpim/cpim/imdn"
 	"github.com/matrix-cpim/matrix-cpim/internal/dbtest"
-	"github.com/matrix-cpim/matrix-cpim/internal/tesths"
 )
 
 // TestMedia carries an image both ways inline (docs/extensions.md §5) and checks that a file over
 // network.media.max_size is refused with 413 before it is accepted.
 func TestMedia(t *testing.T) {
 	db := dbtest.Backends(t)[0]
-	hs := tesths.New(t)
 	gw := newTestGateway(t)
 	const maxSize = 4096
-	b := setupBridge(t, hs, db, map[string]any{
-		"gateways": []any{map[string]any{
-			"name": "partner", "transport": "http", "url": gw.srv.URL,
-			"token": tokenOut, "inbound_token": tokenIn, "domains": []any{"example.net"},
-		}},
-		"media": map[string]any{"max_size": maxSize},
-	})
-	hs.Start(t, b.reg)
-	b.start(t)
+	hs, b := startWithPartner(t, db, gw.srv.URL, map[string]any{"media": map[string]any{"max_size": maxSize}})
 
 	alice := hs.RegisterUser(t, "alice")
 	aliceIM := "im:alice@" + hs.ServerName

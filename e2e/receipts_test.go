@@ -12,7 +12,6 @@ import (
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 	"github.com/matrix-cpim/matrix-cpim/cpim/imdn"
 	"github.com/matrix-cpim/matrix-cpim/internal/dbtest"
-	"github.com/matrix-cpim/matrix-cpim/internal/tesths"
 )
 
 // TestReceipts carries RFC 5438 delivery and display notifications both ways: the contact's
@@ -20,16 +19,8 @@ import (
 // display notification to the contact.
 func TestReceipts(t *testing.T) {
 	db := dbtest.Backends(t)[0]
-	hs := tesths.New(t)
 	gw := newTestGateway(t)
-	b := setupBridge(t, hs, db, map[string]any{
-		"gateways": []any{map[string]any{
-			"name": "partner", "transport": "http", "url": gw.srv.URL,
-			"token": tokenOut, "inbound_token": tokenIn, "domains": []any{"example.net"},
-		}},
-	})
-	hs.Start(t, b.reg)
-	b.start(t)
+	hs, b := startWithPartner(t, db, gw.srv.URL, nil)
 
 	alice := hs.RegisterUser(t, "alice")
 	aliceIM := cpim.Address{URI: "im:alice@" + hs.ServerName}

@@ -15,7 +15,6 @@ import (
 	"github.com/matrix-cpim/matrix-cpim/cpim/imdn"
 	"github.com/matrix-cpim/matrix-cpim/cpim/iscomposing"
 	"github.com/matrix-cpim/matrix-cpim/internal/dbtest"
-	"github.com/matrix-cpim/matrix-cpim/internal/tesths"
 	"github.com/matrix-cpim/matrix-cpim/portal"
 )
 
@@ -23,16 +22,8 @@ import (
 // deletions both ways between a Matrix user and a contact behind an HTTP gateway.
 func TestRichMessaging(t *testing.T) {
 	db := dbtest.Backends(t)[0]
-	hs := tesths.New(t)
 	gw := newTestGateway(t)
-	b := setupBridge(t, hs, db, map[string]any{
-		"gateways": []any{map[string]any{
-			"name": "partner", "transport": "http", "url": gw.srv.URL,
-			"token": tokenOut, "inbound_token": tokenIn, "domains": []any{"example.net"},
-		}},
-	})
-	hs.Start(t, b.reg)
-	b.start(t)
+	hs, b := startWithPartner(t, db, gw.srv.URL, nil)
 
 	alice := hs.RegisterUser(t, "alice")
 	if err := alice.SetDisplayName(t.Context(), "Alice Liddell"); err != nil {

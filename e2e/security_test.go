@@ -18,7 +18,6 @@ import (
 
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 	"github.com/matrix-cpim/matrix-cpim/internal/dbtest"
-	"github.com/matrix-cpim/matrix-cpim/internal/tesths"
 )
 
 // slowClientBound is how long a client that trickles its request may hold a connection before the
@@ -32,17 +31,10 @@ const secBurst = 3
 // each attack gets the answer docs/http-binding.md documents and nothing of it reaches Matrix.
 func TestSecurity(t *testing.T) {
 	start := time.Now()
-	hs := tesths.New(t)
 	gw := newTestGateway(t)
-	b := setupBridge(t, hs, dbtest.SQLite(t), map[string]any{
-		"gateways": []any{map[string]any{
-			"name": "partner", "transport": "http", "url": gw.srv.URL,
-			"token": tokenOut, "inbound_token": tokenIn, "domains": []any{"example.net"},
-		}},
+	hs, b := startWithPartner(t, dbtest.SQLite(t), gw.srv.URL, map[string]any{
 		"rate_limit": map[string]any{"per_gateway": 1, "per_sender": 1, "burst": secBurst},
 	})
-	hs.Start(t, b.reg)
-	b.start(t)
 	alice := hs.RegisterUser(t, "alice")
 	aliceIM := "im:alice@" + hs.ServerName
 	u, err := url.Parse(b.URL)
