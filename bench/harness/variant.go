@@ -28,7 +28,8 @@ func Variants(bridge, baseline string, baselineIsCPIM bool) []Variant {
 }
 
 // cpimNetwork configures one HTTP gateway per gateway of the topology, all delivering to
-// gatewayURL/gwK; the outbound token is the inbound one with an "out-" prefix.
+// gatewayURL/gwK; the outbound token is the inbound one with an "out-" prefix. Rate limits are
+// off: the load generator measures how fast the bridge goes, not the limiter.
 func cpimNetwork(gatewayURL string, topo Topology, tokens []string) map[string]any {
 	var gws []any
 	for k := range topo.Gateways {
@@ -37,7 +38,8 @@ func cpimNetwork(gatewayURL string, topo Topology, tokens []string) map[string]a
 			"token": "out-" + tokens[k], "inbound_token": tokens[k], "domains": []any{GatewayDomain(k)},
 		})
 	}
-	return map[string]any{"gateways": gws, "delivery_deadline": "30s"}
+	return map[string]any{"gateways": gws, "delivery_deadline": "30s",
+		"rate_limit": map[string]any{"per_gateway": 0, "per_sender": 0}}
 }
 
 func baselineNetwork(gatewayURL string, _ Topology, tokens []string) map[string]any {

@@ -17,6 +17,9 @@ func TestVariantNetworks(t *testing.T) {
 	if g1["url"] != "http://gw/gw1" || g1["inbound_token"] != "b" || g1["domains"].([]any)[0] != "gw1.example" {
 		t.Errorf("gateway 1 = %v", g1)
 	}
+	if rl := v[0].Network("http://gw", topo, tokens)["rate_limit"].(map[string]any); rl["per_gateway"] != 0 || rl["per_sender"] != 0 {
+		t.Errorf("rate limits = %v, want both off", rl)
+	}
 	if base := v[1].Network("http://gw", topo, tokens); base["gateway_url"] != "http://gw/baseline" {
 		t.Errorf("baseline network = %v", base)
 	}
