@@ -49,6 +49,7 @@ type SIPConfig struct {
 type SRVConfig struct {
 	Enabled   bool          `yaml:"enabled"`
 	DNSServer string        `yaml:"dns_server"`
+	Transport string        `yaml:"transport"`
 	Timeout   time.Duration `yaml:"timeout"`
 	MaxCache  int           `yaml:"max_cache"`
 	MaxTries  int           `yaml:"max_tries"`
@@ -73,6 +74,7 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Int, "sip", "max_message_size")
 	helper.Copy(up.Bool, "srv_routing", "enabled")
 	helper.Copy(up.Str, "srv_routing", "dns_server")
+	helper.Copy(up.Str, "srv_routing", "transport")
 	helper.Copy(up.Str|up.Int, "srv_routing", "timeout")
 	helper.Copy(up.Int, "srv_routing", "max_cache")
 	helper.Copy(up.Int, "srv_routing", "max_tries")
@@ -94,6 +96,9 @@ func (c *Config) validate() error {
 	}
 	if r := c.RateLimit; r.PerGateway < 0 || r.PerSender < 0 || r.Burst < 0 {
 		return fmt.Errorf("network.rate_limit: rates and burst must not be negative")
+	}
+	if t := c.SRVRouting.Transport; t != "udp" && t != "tcp" {
+		return fmt.Errorf("network.srv_routing.transport: %q is neither udp nor tcp", t)
 	}
 	if c.DeliveryDeadline <= 0 {
 		return fmt.Errorf("network.delivery_deadline: must be a positive duration such as 10m")

@@ -41,6 +41,7 @@ sip:
 srv_routing:
     enabled: true
     dns_server: 127.0.0.1:5353
+    transport: tcp
     timeout: 1s
     max_cache: 10
     max_tries: 3
@@ -80,7 +81,7 @@ idempotency_window: 24h
 	if got.SIP != wantSIP {
 		t.Errorf("sip section after upgrade = %+v, want %+v", got.SIP, wantSIP)
 	}
-	if want := (SRVConfig{Enabled: true, DNSServer: "127.0.0.1:5353", Timeout: time.Second, MaxCache: 10, MaxTries: 3}); got.SRVRouting != want {
+	if want := (SRVConfig{Enabled: true, DNSServer: "127.0.0.1:5353", Transport: "tcp", Timeout: time.Second, MaxCache: 10, MaxTries: 3}); got.SRVRouting != want {
 		t.Errorf("srv_routing after upgrade = %+v, want %+v", got.SRVRouting, want)
 	}
 	if want := (RateLimitConfig{PerGateway: 12.5, PerSender: 3, Burst: 7}); got.RateLimit != want {
@@ -112,6 +113,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"no url", func(c *Config) { c.Gateways[0].URL = "" }, "network.gateways[0] (partner).url"},
 		{"bad transport", func(c *Config) { c.Gateways[0].Transport = "smtp" }, "network.gateways[0] (partner).transport"},
 		{"no domains", func(c *Config) { c.Gateways[0].Domains = nil }, "network.gateways[0] (partner).domains"},
+		{"srv transport", func(c *Config) { c.SRVRouting.Transport = "tls" }, "network.srv_routing.transport"},
 		{"zero deadline", func(c *Config) { c.DeliveryDeadline = 0 }, "network.delivery_deadline"},
 		{"zero size", func(c *Config) { c.MaxMessageSize = 0 }, "network.max_message_size"},
 		{"zero window", func(c *Config) { c.IdempotencyWindow = 0 }, "network.idempotency_window"},

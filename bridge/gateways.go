@@ -22,7 +22,7 @@ func (c *Connector) startGateways() error {
 		}
 		if r := c.Config.SRVRouting; r.Enabled {
 			srv = &gateway.SRVRouting{
-				Resolver: &gateway.SRVResolver{Server: r.DNSServer, Timeout: r.Timeout, MaxCache: r.MaxCache},
+				Resolver: &gateway.SRVResolver{Server: r.DNSServer, Transport: r.Transport, Timeout: r.Timeout, MaxCache: r.MaxCache},
 				NewSender: func(t gateway.SRVTarget) (gateway.Sender, error) {
 					s, err := c.sip.NewSRVSender(t)
 					if err != nil {

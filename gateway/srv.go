@@ -21,8 +21,9 @@ const srvPrefix = "_im._sip."
 
 // Defaults of SRVResolver.
 const (
-	DefaultSRVTimeout  = 3 * time.Second
-	DefaultSRVMaxCache = 1024
+	DefaultSRVTimeout   = 3 * time.Second
+	DefaultSRVMaxCache  = 1024
+	DefaultSRVTransport = "udp"
 )
 
 const (
@@ -48,15 +49,25 @@ type SRVTarget struct {
 	Domain string         // the im: domain that was looked up, lower case
 	Host   string         // the SRV record's target, without the final dot
 	Addr   netip.AddrPort // one address of Host, with the record's port
+	// Transport is "udp" or "tcp": the one the owner name of the record named, or the resolver's
+	// Transport for a record of the plain _im._sip name.
+	Transport string
 }
 
 // SRVResolver finds the SIP servers of im: domains (RFC 3861 §4, RFC 5509) by asking one DNS server,
 // and keeps the answers for their TTL. The zero value is not usable: Server must be set.
-// A domain without _im._sip records has no route: the A-record fallback of RFC 3861 §4 is not taken,
-// since an address alone does not say that a SIP server listens there.
+//
+// It asks for _im._sip.<domain> first, then for the transport-labelled names _im._sip._udp.<domain>
+// and _im._sip._tcp.<domain>, Transport's first; the first name that has SRV records decides, as
+// RFC 3861 §4 lets SRV records, once found, decide alone. A domain with none of them has no route:
+// the A-record fallback of RFC 3861 §4 is not taken, since an address alone does not say that a SIP
+// server listens there, and failing at once tells the user more than a timeout at port 5060.
 type SRVResolver struct {
 	// Server is the host:port of the recursive DNS server to ask.
 	Server string
+	// Transport is "udp" or "tcp": the transport for servers found under the plain _im._sip name,
+	// whose labelled name is also asked first. "" means DefaultSRVTransport.
+	Transport string
 	// Timeout bounds one query; 0 means DefaultSRVTimeout.
 	Timeout time.Duration
 	// MaxCache bounds how many domains are remembered; 0 means DefaultSRVMaxCache.
@@ -68,9 +79,10 @@ type SRVResolver struct {
 }
 
 type srvEntry struct {
-	records []srvRecord
-	noRoute string // why there is no route, when records is empty
-	expires time.Time
+	records   []srvRecord
+	transport string // of all records: they come from one owner name
+	noRoute   string // why there is no route, when records is empty
+	expires   time.Time
 }
 
 type srvRecord struct {
@@ -104,7 +116,7 @@ func (r *SRVResolver) Lookup(ctx context.Context, domain string) ([]SRVTarget, e
 	var out []SRVTarget
 	for _, rec := range orderSRV(e.records, rand.N[int]) {
 		for _, a := range rec.addrs {
-			out = append(out, SRVTarget{Domain: domain, Host: rec.host, Addr: netip.AddrPortFrom(a, rec.port)})
+			out = append(out, SRVTarget{Domain: domain, Host: rec.host, Addr: netip.AddrPortFrom(a, rec.port), Transport: e.transport})
 		}
 	}
 	return out, nil
@@ -162,17 +174,51 @@ func (r *SRVResolver) store(domain string, e srvEntry) {
 	r.cache[domain] = e
 }
 
-// resolve asks DNS for domain's _im._sip records and their targets' addresses. The entry expires
-// with the shortest TTL among the records it was built from.
+// resolve asks DNS for domain's SRV records under the names SRVResolver lists, and for their
+// targets' addresses. The entry expires with the shortest TTL among the records it was built from,
+// or the shortest negative TTL when no name had records.
 func (r *SRVResolver) resolve(ctx context.Context, domain string) (srvEntry, error) {
 	now := r.clock()
-	ans, ttl, negTTL, err := r.query(ctx, srvPrefix+domain+".", dns.TypeSRV)
-	if err != nil {
-		return srvEntry{}, err
+	preferred := r.Transport
+	if preferred == "" {
+		preferred = DefaultSRVTransport
 	}
-	if len(ans) == 0 {
-		return srvEntry{noRoute: "DNS has no " + srvPrefix + domain + " SRV record", expires: now.Add(negTTL)}, nil
+	minNeg := maxSRVTTL
+	var names []string
+	for _, q := range srvQueries(domain, preferred) {
+		ans, ttl, negTTL, err := r.query(ctx, q.name+".", dns.TypeSRV)
+		if err != nil {
+			return srvEntry{}, err
+		}
+		if len(ans) > 0 {
+			return r.targets(ctx, now, q.name, q.transport, ans, ttl)
+		}
+		minNeg = min(minNeg, negTTL)
+		names = append(names, q.name)
 	}
+	return srvEntry{noRoute: "DNS has no SRV record " + strings.Join(names, ", "), expires: now.Add(minNeg)}, nil
+}
+
+type srvQuery struct{ name, transport string }
+
+// srvQueries lists the owner names resolve asks, in order, with the transport each implies: the
+// RFC 3861 name, then the transport-labelled names in the style of RFC 3263 §4.1
+// (_im._sip._udp.example.com), which deployments publish too and which say what the server listens
+// on, the preferred transport first.
+func srvQueries(domain, preferred string) []srvQuery {
+	other := "tcp"
+	if preferred == "tcp" {
+		other = "udp"
+	}
+	return []srvQuery{
+		{srvPrefix + domain, preferred},
+		{srvPrefix + "_" + preferred + "." + domain, preferred},
+		{srvPrefix + "_" + other + "." + domain, other},
+	}
+}
+
+// targets builds the entry of the SRV records ans of one owner name.
+func (r *SRVResolver) targets(ctx context.Context, now time.Time, name, transport string, ans []dns.RR, ttl time.Duration) (srvEntry, error) {
 	var records []srvRecord
 	for _, rr := range ans {
 		srv := rr.(*dns.SRV)
@@ -195,9 +241,9 @@ func (r *SRVResolver) resolve(ctx context.Context, domain string) (srvEntry, err
 		records = append(records, srvRecord{priority: srv.Priority, weight: srv.Weight, host: host, port: srv.Port, addrs: addrs})
 	}
 	if len(records) == 0 {
-		return srvEntry{noRoute: "no SRV target of " + srvPrefix + domain + " has an address", expires: now.Add(min(ttl, negTTL))}, nil
+		return srvEntry{noRoute: "no SRV target of " + name + " has an address", expires: now.Add(min(ttl, negativeTTL))}, nil
 	}
-	return srvEntry{records: records, expires: now.Add(ttl)}, nil
+	return srvEntry{records: records, transport: transport, expires: now.Add(ttl)}, nil
 }
 
 // addresses looks up host's A and then AAAA records.

@@ -3,8 +3,10 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -154,6 +156,51 @@ func TestLookupOrdersByPriority(t *testing.T) {
 	}
 	if q := d.queryLog(); len(q) == 0 || q[0] != "udp SRV _im._sip.example.test." {
 		t.Errorf("first query = %q, want the RFC 3861 owner name _im._sip.example.test.", q)
+	}
+}
+
+func TestLookupTransportLabels(t *testing.T) {
+	d := newTestDNS(t,
+		"_im._sip.plain.test. 300 IN SRV 0 0 5060 h.test.",
+		"_im._sip._tcp.plain.test. 300 IN SRV 0 0 5061 h.test.",
+		"_im._sip._tcp.tcponly.test. 300 IN SRV 0 0 5062 h.test.",
+		"_im._sip._udp.both.test. 300 IN SRV 0 0 5063 h.test.",
+		"_im._sip._tcp.both.test. 300 IN SRV 0 0 5064 h.test.",
+		"h.test. 300 IN A 127.0.0.9",
+	)
+	for _, tc := range []struct {
+		preferred, domain string
+		want              string // port and transport of the target
+		queries           []string
+	}{
+		{"", "plain.test", "5060 udp", []string{"_im._sip.plain.test."}},
+		{"tcp", "plain.test", "5060 tcp", []string{"_im._sip.plain.test."}},
+		{"", "tcponly.test", "5062 tcp", []string{"_im._sip.tcponly.test.", "_im._sip._udp.tcponly.test.", "_im._sip._tcp.tcponly.test."}},
+		{"udp", "both.test", "5063 udp", []string{"_im._sip.both.test.", "_im._sip._udp.both.test."}},
+		{"tcp", "both.test", "5064 tcp", []string{"_im._sip.both.test.", "_im._sip._tcp.both.test."}},
+	} {
+		d.mu.Lock()
+		d.queries = nil
+		d.mu.Unlock()
+		r, _ := newResolver(d)
+		r.Transport = tc.preferred
+		got, err := r.Lookup(context.Background(), tc.domain)
+		if err != nil {
+			t.Errorf("%s preferring %q: %v", tc.domain, tc.preferred, err)
+			continue
+		}
+		if s := fmt.Sprint(got[0].Addr.Port(), " ", got[0].Transport); len(got) != 1 || s != tc.want {
+			t.Errorf("%s preferring %q: got %v, want one target %s", tc.domain, tc.preferred, got, tc.want)
+		}
+		var srvQueries []string
+		for _, q := range d.queryLog() {
+			if name, ok := strings.CutPrefix(q, "udp SRV "); ok {
+				srvQueries = append(srvQueries, name)
+			}
+		}
+		if !slices.Equal(srvQueries, tc.queries) {
+			t.Errorf("%s preferring %q: SRV queries %q, want %q", tc.domain, tc.preferred, srvQueries, tc.queries)
+		}
 	}
 }
 

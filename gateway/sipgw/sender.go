@@ -26,7 +26,9 @@ type sender struct {
 	uri  sip.Uri // Request-URI; without user part the recipient's user is put in
 	// dest is where to send instead of resolving uri ("" resolves it): an SRV target's address.
 	dest string
-	auth *sipgo.DigestAuth
+	// transport is the one an SRV record named ("UDP" or "TCP"); "" lets uri decide.
+	transport string
+	auth      *sipgo.DigestAuth
 }
 
 // NewSender returns a sender for gw. Its Request-URI is gw.SIPURI; if that has no user part, each
@@ -52,7 +54,15 @@ func (t *Transport) NewSRVSender(tg gateway.SRVTarget) (gateway.Sender, error) {
 	if tg.Domain == "" || !tg.Addr.IsValid() {
 		return nil, fmt.Errorf("SRV target %+v has no domain or address", tg)
 	}
-	return &sender{t: t, name: "srv:" + tg.Host, uri: sip.Uri{Scheme: "sip", Host: tg.Domain}, dest: tg.Addr.String()}, nil
+	s := &sender{t: t, name: "srv:" + tg.Host, uri: sip.Uri{Scheme: "sip", Host: tg.Domain}, dest: tg.Addr.String()}
+	switch tg.Transport {
+	case "udp", "tcp":
+		s.transport = strings.ToUpper(tg.Transport)
+	case "":
+	default:
+		return nil, fmt.Errorf("SRV target %s: transport %q is neither udp nor tcp", tg.Host, tg.Transport)
+	}
+	return s, nil
 }
 
 // Send sends out as one out-of-dialog MESSAGE with a message/cpim body (RFC 3428 §4; §3 names
@@ -118,14 +128,18 @@ func (s *sender) request(out *gateway.Outbound) (*sip.Request, error) {
 	return req, nil
 }
 
-// chooseTransport picks TLS for a sips: URI (RFC 3261 §26.2.2), and applies the congestion rule of
-// RFC 3428 §8 (and RFC 3261 §18.1.1): a request larger than MaxUDPSize does not go over UDP. Unless
-// the gateway's URI insists on UDP with ;transport=udp, it goes over TCP instead, which every SIP
-// element implements (RFC 3261 §18).
+// chooseTransport picks TLS for a sips: URI (RFC 3261 §26.2.2) and the transport an SRV record
+// named, and applies the congestion rule of RFC 3428 §8 (and RFC 3261 §18.1.1): a request larger
+// than MaxUDPSize does not go over UDP. Unless UDP is all the next hop offers (a sip_uri with
+// ;transport=udp, or an _im._sip._udp SRV record), it goes over TCP instead, which every SIP element
+// implements (RFC 3261 §18).
 func (s *sender) chooseTransport(req *sip.Request) error {
 	if req.Recipient.IsEncrypted() {
 		req.SetTransport("TLS")
 		return nil
+	}
+	if s.transport != "" {
+		req.SetTransport(s.transport)
 	}
 	if req.Transport() != "UDP" {
 		return nil
@@ -133,6 +147,11 @@ func (s *sender) chooseTransport(req *sip.Request) error {
 	size := len(req.String()) + viaAllowance
 	if size <= s.t.opts.MaxUDPSize {
 		return nil
+	}
+	if s.transport == "UDP" {
+		return &gateway.SendError{Reason: fmt.Sprintf(
+			"message of %d bytes is too large for UDP (limit %d, RFC 3428 §8) and the SRV record of %s offers only UDP",
+			size, s.t.opts.MaxUDPSize, s.uri.Host)}
 	}
 	if tp, ok := req.Recipient.UriParams.Get("transport"); ok && strings.EqualFold(tp, "udp") {
 		return &gateway.SendError{Reason: fmt.Sprintf(

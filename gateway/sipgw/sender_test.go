@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -230,5 +231,47 @@ func TestLargeMessagesAvoidUDP(t *testing.T) {
 		if req.Transport() != tt.want {
 			t.Errorf("%s, %d bytes: transport %s, want %s", tt.sipURI, len(tt.out.Body), req.Transport(), tt.want)
 		}
+	}
+}
+
+// TestSRVSenderTransport checks that a next hop found under a transport-labelled SRV name is
+// reached over that transport, and that one offering only UDP refuses a large message for good.
+func TestSRVSenderTransport(t *testing.T) {
+	tr := newTestTransport(t, Options{MaxUDPSize: 1000}, nil, nil)
+	small, large := outbound("short"), outbound(strings.Repeat("x", 1000))
+	addr := netip.MustParseAddrPort("127.0.0.9:5062")
+	tests := []struct {
+		transport string
+		out       *gateway.Outbound
+		want      string // transport, or "" for a permanent error
+	}{
+		{"", small, "UDP"},
+		{"", large, "TCP"},
+		{"tcp", small, "TCP"},
+		{"udp", small, "UDP"},
+		{"udp", large, ""},
+	}
+	for _, tt := range tests {
+		s, err := tr.NewSRVSender(gateway.SRVTarget{Domain: "gw.example", Host: "h.gw.example", Addr: addr, Transport: tt.transport})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := s.(*sender).request(tt.out)
+		if tt.want == "" {
+			if err == nil || gateway.IsTemporary(err) || !strings.Contains(err.Error(), "offers only UDP") {
+				t.Errorf("%q, %d bytes: error %v, want a permanent refusal", tt.transport, len(tt.out.Body), err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q, %d bytes: %v", tt.transport, len(tt.out.Body), err)
+			continue
+		}
+		if req.Transport() != tt.want || req.Destination() != addr.String() {
+			t.Errorf("%q, %d bytes: %s to %s, want %s to %s", tt.transport, len(tt.out.Body), req.Transport(), req.Destination(), tt.want, addr)
+		}
+	}
+	if _, err := tr.NewSRVSender(gateway.SRVTarget{Domain: "gw.example", Host: "h", Addr: addr, Transport: "sctp"}); err == nil {
+		t.Error("NewSRVSender accepted transport sctp")
 	}
 }

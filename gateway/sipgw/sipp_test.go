@@ -377,17 +377,50 @@ func TestDeliverToSIPp(t *testing.T) {
 }
 
 // TestSRVRouteToSIPp routes a message for a domain no gateway is configured for: a DNS server on
-// loopback names SIPp in the domain's _im._sip SRV record (RFC 3861), and the Router's sender
-// addresses the request to the recipient at that domain and delivers it to SIPp.
+// loopback names SIPp in an SRV record of the domain (RFC 3861), and the Router's sender addresses
+// the request to the recipient at that domain and delivers it to SIPp, over the transport the
+// record's owner name gives (UDP, the default, for the plain _im._sip name).
 func TestSRVRouteToSIPp(t *testing.T) {
-	port := freePort(t, "udp")
-	s := startSIPp(t, "uas_200.xml", "-t", "u1", "-p", strconv.Itoa(port), "-m", "1")
-	s.awaitListening(t, "udp", port)
-
-	zone := map[string]string{
-		"_im._sip.gw.example.": fmt.Sprintf("_im._sip.gw.example. 60 IN SRV 0 0 %d sipp.gw.example.", port),
-		"sipp.gw.example.":     "sipp.gw.example. 60 IN A 127.0.0.1",
+	for _, tc := range []struct{ name, owner, sippTransport string }{
+		{"udp", "_im._sip.gw.example.", "u1"},
+		{"tcp", "_im._sip._tcp.gw.example.", "t1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			port := freePort(t, tc.name)
+			s := startSIPp(t, "uas_200.xml", "-t", tc.sippTransport, "-p", strconv.Itoa(port), "-m", "1")
+			s.awaitListening(t, tc.name, port)
+			zone := map[string]string{
+				tc.owner:           fmt.Sprintf("%s 60 IN SRV 0 0 %d sipp.gw.example.", tc.owner, port),
+				"sipp.gw.example.": "sipp.gw.example. 60 IN A 127.0.0.1",
+			}
+			dnsAddr := serveZone(t, zone)
+			tr := newTestTransport(t, Options{}, nil, nil)
+			router := gateway.NewRouter(&gateway.SRVRouting{
+				Resolver:  &gateway.SRVResolver{Server: dnsAddr},
+				NewSender: tr.NewSRVSender,
+			})
+			sender, name, err := router.Route(context.Background(), "gw.example")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name != "srv:sipp.gw.example" {
+				t.Errorf("route name %q", name)
+			}
+			if err := sender.Send(context.Background(), bridgeMessage("found by SRV")); err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			s.wait(t)
+			got := s.received(t)
+			if len(got) != 1 || !strings.HasPrefix(got[0], "MESSAGE sip:bob@gw.example SIP/2.0") {
+				t.Errorf("sipp received %q, want a MESSAGE to sip:bob@gw.example", got)
+			}
+		})
 	}
+}
+
+// serveZone answers DNS queries over UDP on loopback from zone (owner name → one master-file
+// record) until the test ends, and returns its address.
+func serveZone(t *testing.T, zone map[string]string) string {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -406,25 +439,5 @@ func TestSRVRouteToSIPp(t *testing.T) {
 	})}
 	go srv.ActivateAndServe()
 	t.Cleanup(func() { srv.Shutdown() })
-
-	tr := newTestTransport(t, Options{}, nil, nil)
-	router := gateway.NewRouter(&gateway.SRVRouting{
-		Resolver:  &gateway.SRVResolver{Server: pc.LocalAddr().String()},
-		NewSender: tr.NewSRVSender,
-	})
-	sender, name, err := router.Route(context.Background(), "gw.example")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if name != "srv:sipp.gw.example" {
-		t.Errorf("route name %q", name)
-	}
-	if err := sender.Send(context.Background(), bridgeMessage("found by SRV")); err != nil {
-		t.Fatalf("Send: %v", err)
-	}
-	s.wait(t)
-	got := s.received(t)
-	if len(got) != 1 || !strings.HasPrefix(got[0], "MESSAGE sip:bob@gw.example SIP/2.0") {
-		t.Errorf("sipp received %q, want a MESSAGE to sip:bob@gw.example", got)
-	}
+	return pc.LocalAddr().String()
 }
