@@ -38,7 +38,7 @@ func (cl *Client) toCPIM(ctx context.Context, from, to cpim.Address, content *ev
 	if len(data) > limit {
 		return nil, tooLarge(len(data))
 	}
-	return portal.MediaToCPIM(from, to, content, data, rel), nil
+	return portal.MediaToCPIM(from, to, portal.OutgoingMedia(content, data), rel), nil
 }
 
 // checkMedia refuses an inbound file over network.media.max_size before it is accepted.

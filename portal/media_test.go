@@ -45,7 +45,7 @@ func TestMediaBothWays(t *testing.T) {
 			"application/octet-stream", `attachment; filename=noise.bin`, event.MsgFile, "noise.bin"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			wire := MediaToCPIM(from, to, &tc.in, data, Relation{}).Bytes()
+			wire := MediaToCPIM(from, to, OutgoingMedia(&tc.in, data), Relation{}).Bytes()
 			m, err := cpim.Parse(wire)
 			if err != nil {
 				t.Fatalf("not conformant: %v\n%s", err, wire)
@@ -150,4 +150,143 @@ func TestMediaEditRefused(t *testing.T) {
 	if _, err := FromCPIM(m); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("edit with a file: %v, want ErrUnsupported", err)
 	}
+}
+
+func TestMediaLinkBothWays(t *testing.T) {
+	from := cpim.Address{URI: "im:alice@im.example.org"}
+	to := cpim.Address{URI: "im:bob@example.net"}
+	const link = "https://bridge.example.org/_mautrix/publicmedia/im.example.org/AbCdEfGhIjKlMnOpQrStUvWx/bU9yZS1ieXRlcy1vZi1jaGVja3N1bQ/Bericht%20f%C3%BCr%202026.pdf"
+	for _, tc := range []struct {
+		name    string
+		in      event.MessageEventContent
+		size    int
+		caption string
+	}{
+		{"video without caption", event.MessageEventContent{MsgType: event.MsgVideo, Body: "clip.mp4", Info: &event.FileInfo{MimeType: "video/mp4"}}, 5 << 20, ""},
+		{"file with caption", event.MessageEventContent{MsgType: event.MsgFile, Body: "the report", FileName: "Bericht für 2026.pdf", Info: &event.FileInfo{MimeType: "application/pdf"}}, 300000, "the report"},
+		{"unknown size and type", event.MessageEventContent{MsgType: event.MsgFile, Body: "blob"}, 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			md := OutgoingMedia(&tc.in, nil)
+			md.URL, md.Size = link, tc.size
+			wire := MediaToCPIM(from, to, md, Relation{InReplyTo: "M1"}).Bytes()
+			m, err := cpim.Parse(wire)
+			if err != nil {
+				t.Fatalf("not conformant: %v\n%s", err, wire)
+			}
+			// The URL is split so that the Content-Type field stays within 78-character lines.
+			inField := false
+			for _, line := range strings.Split(string(wire), "\r\n") {
+				inField = strings.HasPrefix(line, "Content-Type: message/external-body") || inField && strings.HasPrefix(line, " ")
+				if inField && len(line) > 78 {
+					t.Errorf("line of %d characters: %q", len(line), line)
+				}
+			}
+			if !bytes.Contains(wire, []byte("Content-Type: message/external-body; access-type=URL")) || !bytes.Contains(wire, []byte("\r\nContent-ID: <")) {
+				t.Errorf("no external-body with a Content-ID in\n%s", wire)
+			}
+			if bytes.Contains(wire, []byte("Content-Transfer-Encoding")) {
+				t.Errorf("a link has no transfer encoding:\n%s", wire)
+			}
+			in, err := FromCPIM(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := in.Media
+			wantType := "application/octet-stream"
+			if tc.in.Info != nil {
+				wantType = tc.in.Info.MimeType
+			}
+			if got == nil || got.URL != link || got.Size != tc.size || got.Data != nil || got.MimeType != wantType || got.Filename != md.Filename || got.Caption != tc.caption || in.InReplyTo != "M1" {
+				t.Fatalf("FromCPIM media = %+v, want %+v", got, md)
+			}
+		})
+	}
+}
+
+func TestIncomingLink(t *testing.T) {
+	inner := "Content-Type: image/jpeg\r\nContent-ID: <x@gw.example.net>\r\nContent-Disposition: attachment; filename=\"a b.jpg\"\r\n\r\n"
+	for _, tc := range []struct {
+		name, ctype, body string
+		url, mimeType     string
+		size              int
+		file              string
+		err               error // nil: no error; ErrUnsupported: wraps it; other: any other error
+	}{
+		{"split URL, size", `message/external-body; access-type=url; size=1234; URL="https://gw.example.net/f/ 0123456789	/a.jpg"`, inner,
+			"https://gw.example.net/f/0123456789/a.jpg", "image/jpeg", 1234, "a b.jpg", nil},
+		{"no encapsulated header, bad size", `message/external-body; access-type=URL; size=-3; url="http://gw.example.net/x"`, "",
+			"http://gw.example.net/x", "text/plain", 0, "", nil},
+		{"header without blank line", `message/external-body; access-type=URL; URL="https://gw.example.net/x"`, "Content-Type: audio/ogg\r\n",
+			"https://gw.example.net/x", "audio/ogg", 0, "", nil},
+		{"other access-type", `message/external-body; access-type=anon-ftp; site=gw.example.net; name=a.jpg`, inner, "", "", 0, "", ErrUnsupported},
+		{"ftp URL", `message/external-body; access-type=URL; URL="ftp://gw.example.net/a.jpg"`, inner, "", "", 0, "", ErrUnsupported},
+		{"unquoted URL", `message/external-body; access-type=URL; URL=https://gw.example.net/a.jpg`, inner, "", "", 0, "", errors.New("any")},
+		{"relative URL", `message/external-body; access-type=URL; URL="/a.jpg"`, inner, "", "", 0, "", errors.New("any")},
+		{"no URL", `message/external-body; access-type=URL`, inner, "", "", 0, "", errors.New("any")},
+		{"linked multipart", `message/external-body; access-type=URL; URL="https://gw.example.net/x"`, "Content-Type: multipart/mixed; boundary=b\r\n\r\n", "", "", 0, "", ErrUnsupported},
+		{"bad encapsulated header", `message/external-body; access-type=URL; URL="https://gw.example.net/x"`, "not a header\r\n\r\n", "", "", 0, "", errors.New("any")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := cpim.NewText(cpim.Address{URI: "im:bob@example.net"}, cpim.Address{URI: "im:alice@im.example.org"}, "")
+			m.Content = cpim.Content{Header: []cpim.Field{{Name: "Content-Type", Value: tc.ctype}}, Body: []byte(tc.body)}
+			in, err := FromCPIM(m)
+			switch {
+			case tc.err == nil && err != nil:
+				t.Fatalf("FromCPIM: %v", err)
+			case tc.err != nil && err == nil:
+				t.Fatalf("FromCPIM = %+v, want an error", in.Media)
+			case errors.Is(tc.err, ErrUnsupported) && !errors.Is(err, ErrUnsupported):
+				t.Fatalf("FromCPIM: %v, want ErrUnsupported", err)
+			case tc.err != nil:
+				return
+			}
+			md := in.Media
+			if md == nil || md.URL != tc.url || md.MimeType != tc.mimeType || md.Size != tc.size || md.Filename != tc.file || md.Data != nil {
+				t.Errorf("FromCPIM media = %+v, want %s %s size %d named %q", md, tc.url, tc.mimeType, tc.size, tc.file)
+			}
+		})
+	}
+}
+
+func TestLinkInMixed(t *testing.T) {
+	body := "--b\r\nContent-Type: text/plain\r\n\r\nthe slides\r\n--b\r\nContent-Type: message/external-body; access-type=URL;\r\n URL=\"https://gw.example.net/\r\n s.pdf\"\r\n\r\nContent-Type: application/pdf\r\n\r\n\r\n--b--\r\n"
+	m := cpim.NewText(cpim.Address{URI: "im:bob@example.net"}, cpim.Address{URI: "im:alice@im.example.org"}, "")
+	m.Content = cpim.Content{Header: []cpim.Field{{Name: "Content-Type", Value: "multipart/mixed; boundary=b"}}, Body: []byte(body)}
+	in, err := FromCPIM(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := in.Media; md == nil || md.URL != "https://gw.example.net/s.pdf" || md.MimeType != "application/pdf" || md.Caption != "the slides" {
+		t.Errorf("FromCPIM media = %+v", md)
+	}
+}
+
+func TestQuoteURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"https://a.example/x?y=1&z=%20": "https://a.example/x?y=1&z=%20",
+		"https://a.example/a b\"c\\d":   "https://a.example/a%20b%22c%5Cd",
+		"https://a.example/ü\t":         "https://a.example/%C3%BC%09",
+	} {
+		if got := quoteURL(in); got != want {
+			t.Errorf("quoteURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// FuzzIncomingMedia: any content a gateway sends either fails cleanly or gives a file that is
+// inline or a link to an absolute http(s) URL without whitespace.
+func FuzzIncomingMedia(f *testing.F) {
+	f.Add(`message/external-body; access-type=URL; size=10; URL="https://gw.example.net/ a"`, "Content-Type: image/png\r\n\r\n")
+	f.Add("multipart/mixed; boundary=b", "--b\r\nContent-Type: message/external-body; access-type=URL; URL=\"http://x/y\"\r\n\r\n\r\n--b--\r\n")
+	f.Add("image/png", "x")
+	f.Fuzz(func(t *testing.T, ctype, body string) {
+		md, err := incomingMedia(&cpim.Content{Header: []cpim.Field{{Name: "Content-Type", Value: ctype}}, Body: []byte(body)})
+		if err != nil || md == nil {
+			return
+		}
+		if md.URL != "" && (md.Data != nil || strings.ContainsAny(md.URL, " \t\r\n") || !strings.HasPrefix(strings.ToLower(md.URL), "http")) {
+			t.Errorf("link %+v", md)
+		}
+	})
 }
