@@ -3,6 +3,7 @@ package bridge
 import (
 	_ "embed"
 	"fmt"
+	"net/netip"
 	"time"
 
 	up "go.mau.fi/util/configupgrade"
@@ -27,10 +28,50 @@ type Config struct {
 	Media             MediaConfig      `yaml:"media"`
 }
 
-// MediaConfig is the `network.media` section: files carried inline in CPIM messages.
+// MediaConfig is the `network.media` section: files in CPIM messages, inline or as links
+// (docs/extensions.md §5).
 type MediaConfig struct {
-	InlineMax int `yaml:"inline_max"` // largest outbound file, in bytes
-	MaxSize   int `yaml:"max_size"`   // largest inbound file after decoding, in bytes
+	InlineMax int         `yaml:"inline_max"` // largest outbound file carried inline, in bytes
+	MaxSize   int         `yaml:"max_size"`   // largest file either way, in bytes
+	Large     string      `yaml:"large"`      // what becomes of an outbound file over InlineMax: one of the Large constants
+	Fetch     FetchConfig `yaml:"fetch"`
+}
+
+// The values of network.media.large.
+const (
+	// LargeLink sends a link the bridge serves (bridgev2's public_media).
+	LargeLink = "link"
+	// LargeHomeserver sends the homeserver's unauthenticated download URL.
+	LargeHomeserver = "homeserver"
+	// LargeRefuse fails the send.
+	LargeRefuse = "refuse"
+)
+
+// FetchConfig is the `network.media.fetch` section: how the bridge fetches the files of inbound
+// links, whose URLs come from gateways and are not trusted.
+type FetchConfig struct {
+	Timeout   time.Duration `yaml:"timeout"`    // for the whole fetch, body included
+	AllowHTTP bool          `yaml:"allow_http"` // follow http: links as well as https:
+	// AllowPrivate lists IP addresses or CIDR prefixes that may be fetched from although they are
+	// loopback, private, link-local or otherwise not public.
+	AllowPrivate []string `yaml:"allow_private"`
+}
+
+// allowed parses AllowPrivate, naming the key of an entry that is neither an address nor a prefix.
+func (f *FetchConfig) allowed() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, s := range f.AllowPrivate {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("network.media.fetch.allow_private[%d]: %q is neither an IP address nor a CIDR prefix", i, s)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // SIPConfig is the `network.sip` section: the bridge's SIP listener.
@@ -87,6 +128,10 @@ func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Bool, "request_receipts")
 	helper.Copy(up.Int, "media", "inline_max")
 	helper.Copy(up.Int, "media", "max_size")
+	helper.Copy(up.Str, "media", "large")
+	helper.Copy(up.Str|up.Int, "media", "fetch", "timeout")
+	helper.Copy(up.Bool, "media", "fetch", "allow_http")
+	helper.Copy(up.List, "media", "fetch", "allow_private")
 }
 
 // validate checks the config before the bridge starts, naming the offending key.
@@ -108,6 +153,17 @@ func (c *Config) validate() error {
 	}
 	if c.Media.InlineMax <= 0 || c.Media.MaxSize <= 0 {
 		return fmt.Errorf("network.media: inline_max and max_size must be positive numbers of bytes")
+	}
+	switch c.Media.Large {
+	case LargeLink, LargeHomeserver, LargeRefuse:
+	default:
+		return fmt.Errorf("network.media.large: %q is not one of link, homeserver, refuse", c.Media.Large)
+	}
+	if c.Media.Fetch.Timeout <= 0 {
+		return fmt.Errorf("network.media.fetch.timeout: must be a positive duration such as 15s")
+	}
+	if _, err := c.Media.Fetch.allowed(); err != nil {
+		return err
 	}
 	if c.IdempotencyWindow <= 0 {
 		return fmt.Errorf("network.idempotency_window: must be a positive duration such as 168h")

@@ -3,6 +3,7 @@ package bridge
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,14 @@ rate_limit:
 delivery_deadline: 2m
 max_message_size: 4096
 idempotency_window: 24h
+media:
+    inline_max: 1000
+    max_size: 5000
+    large: refuse
+    fetch:
+        timeout: 5s
+        allow_http: true
+        allow_private: [127.0.0.1, 10.0.0.0/8]
 `
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(path, []byte(admin), 0o600); err != nil {
@@ -87,6 +96,10 @@ idempotency_window: 24h
 	if want := (RateLimitConfig{PerGateway: 12.5, PerSender: 3, Burst: 7}); got.RateLimit != want {
 		t.Errorf("rate_limit after upgrade = %+v, want %+v", got.RateLimit, want)
 	}
+	wantMedia := MediaConfig{InlineMax: 1000, MaxSize: 5000, Large: LargeRefuse, Fetch: FetchConfig{Timeout: 5 * time.Second, AllowHTTP: true, AllowPrivate: []string{"127.0.0.1", "10.0.0.0/8"}}}
+	if !reflect.DeepEqual(got.Media, wantMedia) {
+		t.Errorf("media after upgrade = %+v, want %+v", got.Media, wantMedia)
+	}
 	if g := got.Gateways[1]; len(g.AllowFrom) != 2 || g.DigestUsername != "bridge" || g.DigestPassword != "pw" {
 		t.Errorf("SIP gateway keys lost in upgrade: %+v", g)
 	}
@@ -117,6 +130,9 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{"zero deadline", func(c *Config) { c.DeliveryDeadline = 0 }, "network.delivery_deadline"},
 		{"zero size", func(c *Config) { c.MaxMessageSize = 0 }, "network.max_message_size"},
 		{"zero window", func(c *Config) { c.IdempotencyWindow = 0 }, "network.idempotency_window"},
+		{"unknown large", func(c *Config) { c.Media.Large = "upload" }, "network.media.large"},
+		{"zero fetch timeout", func(c *Config) { c.Media.Fetch.Timeout = 0 }, "network.media.fetch.timeout"},
+		{"bad allow_private", func(c *Config) { c.Media.Fetch.AllowPrivate = []string{"10.0.0.0/8", "localhost"} }, "network.media.fetch.allow_private[1]"},
 	} {
 		c := good
 		c.Gateways = append(c.Gateways[:0:0], good.Gateways...)
@@ -124,6 +140,20 @@ func TestValidateNamesTheKey(t *testing.T) {
 		err := c.validate()
 		if err == nil || !strings.HasPrefix(err.Error(), tc.wantKey) {
 			t.Errorf("%s: error %v, want one starting with %q", tc.name, err, tc.wantKey)
+		}
+	}
+}
+
+func TestFetchAllowed(t *testing.T) {
+	f := FetchConfig{AllowPrivate: []string{"127.0.0.1", "10.1.2.3/8", "fd00::/8", "::ffff:192.168.1.1"}}
+	got, err := f.allowed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"127.0.0.1/32", "10.0.0.0/8", "fd00::/8", "192.168.1.1/32"}
+	for i := range want {
+		if i >= len(got) || got[i].String() != want[i] {
+			t.Fatalf("allowed() = %v, want %v", got, want)
 		}
 	}
 }
