@@ -2,10 +2,38 @@ package bridge
 
 import (
 	"context"
+	"strings"
 	"time"
+
+	"github.com/matrix-cpim/matrix-cpim/cpim"
+	"github.com/matrix-cpim/matrix-cpim/portal"
 )
 
-// The delivery worker takes the messages Accept stored to Matrix, in the order they were accepted.
+// The delivery worker takes the messages Accept stored to Matrix. Each conversation is a lane (see
+// laneScheduler): its messages reach Matrix in the order they were accepted, and a message that
+// fails is retried after a pause, with the later messages of its conversation waiting behind it,
+// while the other conversations go on, up to inboundParallel at a time.
+
+const (
+	inboundParallel   = 16
+	inboundIdlePoll   = 30 * time.Second
+	inboundRetryPause = 5 * time.Second
+)
+
+// inboundLane names the conversation of an inbound message: everyone it involves
+// (portal.Participants), so that a DM and a group each keep their own order. A message whose
+// participants cannot be named gets a lane of its own, its sender's.
+func inboundLane(m *cpim.Message) string {
+	p, err := portal.Participants(m)
+	if err != nil {
+		return m.From.URI
+	}
+	ids := make([]string, len(p))
+	for i, id := range p {
+		ids[i] = string(id)
+	}
+	return strings.Join(ids, " ")
+}
 
 func (c *Connector) wakeDelivery() {
 	select {
@@ -14,34 +42,44 @@ func (c *Connector) wakeDelivery() {
 	}
 }
 
-// deliveryLoop delivers pending inbound messages, oldest first, until ctx ends. A failed delivery
-// stops the round, so later messages never overtake it; the round is retried after a pause.
+// deliveryLoop delivers pending inbound messages until ctx ends.
 func (c *Connector) deliveryLoop(ctx context.Context) {
-	log := c.Bridge.Log.With().Str("component", "cpim inbound").Logger()
-	const retryPause = 5 * time.Second
-	for {
-		pause := time.Duration(0)
-		pending, err := c.db.Inbound.Pending(ctx)
-		if err != nil {
-			log.Err(err).Msg("Failed to read pending inbound messages")
-			pause = retryPause
-		}
-		for _, row := range pending {
-			if err = c.deliver(ctx, row); err != nil {
-				log.Err(err).Str("gateway", row.Gateway).Str("key", row.Key).Msg("Failed to deliver inbound message to Matrix, will retry")
-				pause = retryPause
-				break
+	s := &laneScheduler{
+		log:      c.Bridge.Log.With().Str("component", "cpim inbound").Logger(),
+		parallel: inboundParallel,
+		heads: func(ctx context.Context) ([]laneHead, error) {
+			pending, err := c.db.Inbound.PendingLanes(ctx)
+			lanes := make([]laneHead, len(pending))
+			for i, l := range pending {
+				lanes[i] = laneHead{lane: l}
 			}
-		}
-		var timer <-chan time.Time
-		if pause > 0 {
-			timer = time.After(pause)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.wake:
-		case <-timer:
-		}
+			return lanes, err
+		},
+		idlePoll: inboundIdlePoll,
+		step:     c.deliveryStep,
+		wake:     c.wake,
 	}
+	s.run(ctx)
+}
+
+// deliveryStep delivers the oldest pending message of a lane.
+func (c *Connector) deliveryStep(ctx context.Context, lane string) (laneStep, time.Time) {
+	log := c.Bridge.Log.With().Str("component", "cpim inbound").Logger()
+	row, err := c.db.Inbound.NextPending(ctx, lane)
+	if err != nil {
+		if ctx.Err() == nil {
+			log.Err(err).Msg("Failed to read pending inbound messages")
+		}
+		return laneWait, time.Now().Add(inboundRetryPause)
+	}
+	if row == nil {
+		return laneEmpty, time.Time{}
+	}
+	if err = c.deliver(ctx, row); err != nil {
+		if ctx.Err() == nil {
+			log.Err(err).Str("gateway", row.Gateway).Str("key", row.Key).Msg("Failed to deliver inbound message to Matrix, will retry")
+		}
+		return laneWait, time.Now().Add(inboundRetryPause)
+	}
+	return laneMore, time.Time{}
 }

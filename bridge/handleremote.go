@@ -93,6 +93,7 @@ func (c *Connector) Accept(ctx context.Context, in *gateway.Inbound) error {
 		Recipient:  string(mxid),
 		Body:       m.Bytes(),
 		ReceivedAt: time.Now(),
+		Lane:       inboundLane(m),
 	}
 	if _, err = c.db.Inbound.Insert(ctx, row); err != nil {
 		return err

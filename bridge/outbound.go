@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"maunium.net/go/mautrix/bridgev2"
@@ -16,13 +15,13 @@ import (
 	"github.com/matrix-cpim/matrix-cpim/metrics"
 )
 
-// The outbound worker takes queued Matrix messages to their gateways. Each round it takes the
-// oldest message of every conversation that is due and sends those in parallel (bounded), so a
-// gateway that is down delays only its own conversations, while the messages of one conversation
-// go out in order: a message waits until the one before it was delivered or given up.
+// The outbound worker takes queued Matrix messages to their gateways. Each conversation is a lane
+// (see laneScheduler): its messages go out in order, a message waiting until the one before it was
+// delivered or given up, while the conversations proceed independently, up to outboundParallel
+// sends at a time. A gateway that is down therefore delays only its own conversations.
 
 const (
-	outboundParallel = 16
+	outboundParallel = 32
 	outboundIdlePoll = 30 * time.Second
 )
 
@@ -34,40 +33,41 @@ func (c *Connector) wakeOutbound() {
 }
 
 func (c *Connector) outboundLoop(ctx context.Context) {
-	log := c.Bridge.Log.With().Str("component", "cpim outbound").Logger()
-	for {
-		wait := outboundIdlePoll
-		heads, err := c.db.Outbound.Heads(ctx, 4*outboundParallel)
-		if err != nil {
-			log.Err(err).Msg("Failed to read the outbound queue")
-			wait = time.Second
-		}
-		now := time.Now()
-		var due []*database.Outbound
-		for _, h := range heads {
-			if !h.NextAttemptAt.After(now) {
-				if len(due) < outboundParallel {
-					due = append(due, h)
-				}
-			} else if d := h.NextAttemptAt.Sub(now); d < wait {
-				wait = d
+	s := &laneScheduler{
+		log:      c.Bridge.Log.With().Str("component", "cpim outbound").Logger(),
+		parallel: outboundParallel,
+		heads: func(ctx context.Context) ([]laneHead, error) {
+			heads, err := c.db.Outbound.Heads(ctx)
+			lanes := make([]laneHead, len(heads))
+			for i, h := range heads {
+				lanes[i] = laneHead{lane: h.Conversation, due: h.NextAttemptAt}
 			}
-		}
-		if len(due) > 0 {
-			var wg sync.WaitGroup
-			for _, o := range due {
-				wg.Go(func() { c.attempt(ctx, o) })
-			}
-			wg.Wait()
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-c.outboundWake:
-		case <-time.After(wait):
-		}
+			return lanes, err
+		},
+		idlePoll: outboundIdlePoll,
+		step:     c.outboundStep,
+		wake:     c.outboundWake,
 	}
+	s.run(ctx)
+}
+
+// outboundStep makes one attempt at the oldest queued message of a conversation, if it is due.
+func (c *Connector) outboundStep(ctx context.Context, conversation string) (laneStep, time.Time) {
+	o, err := c.db.Outbound.Head(ctx, conversation)
+	if err != nil {
+		if ctx.Err() == nil {
+			c.Bridge.Log.Err(err).Str("component", "cpim outbound").Msg("Failed to read the outbound queue")
+		}
+		return laneWait, time.Now().Add(time.Second)
+	}
+	if o == nil {
+		return laneEmpty, time.Time{}
+	}
+	if o.NextAttemptAt.After(time.Now()) {
+		return laneWait, o.NextAttemptAt
+	}
+	c.attempt(ctx, o)
+	return laneMore, time.Time{}
 }
 
 // attempt sends one queued message once and records the outcome.

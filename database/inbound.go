@@ -21,6 +21,9 @@ type Inbound struct {
 	AttemptedAt time.Time
 	// DeliveredAt is zero while the message has not reached Matrix yet.
 	DeliveredAt time.Time
+	// Lane names the conversation: messages of one lane reach Matrix in the order they were
+	// accepted, different lanes independently.
+	Lane string
 }
 
 // InboundQuery reads and writes cpim_inbound.
@@ -31,8 +34,8 @@ type InboundQuery struct {
 
 const (
 	insertInboundQuery = `
-		INSERT INTO cpim_inbound (bridge_id, gateway, idem_key, recipient, body, received_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
+		INSERT INTO cpim_inbound (bridge_id, gateway, idem_key, recipient, body, received_at, lane)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (bridge_id, gateway, idem_key) DO NOTHING
 	`
 	markInboundAttemptedQuery = `
@@ -41,13 +44,14 @@ const (
 	markInboundDeliveredQuery = `
 		UPDATE cpim_inbound SET delivered_at=$4 WHERE bridge_id=$1 AND gateway=$2 AND idem_key=$3
 	`
-	getPendingInboundQuery = `
-		SELECT gateway, idem_key, recipient, body, received_at, attempted_at, delivered_at FROM cpim_inbound
-		WHERE bridge_id=$1 AND delivered_at IS NULL ORDER BY seq
+	inboundColumns             = `gateway, idem_key, recipient, body, received_at, attempted_at, delivered_at, lane`
+	getPendingLanesQuery       = `SELECT DISTINCT lane FROM cpim_inbound WHERE bridge_id=$1 AND delivered_at IS NULL`
+	getNextPendingInboundQuery = `
+		SELECT ` + inboundColumns + ` FROM cpim_inbound
+		WHERE bridge_id=$1 AND lane=$2 AND delivered_at IS NULL ORDER BY seq LIMIT 1
 	`
 	getInboundQuery = `
-		SELECT gateway, idem_key, recipient, body, received_at, attempted_at, delivered_at FROM cpim_inbound
-		WHERE bridge_id=$1 AND gateway=$2 AND idem_key=$3
+		SELECT ` + inboundColumns + ` FROM cpim_inbound WHERE bridge_id=$1 AND gateway=$2 AND idem_key=$3
 	`
 	inboundStatsQuery = `
 		SELECT gateway, COUNT(*), MIN(received_at) FROM cpim_inbound
@@ -61,7 +65,7 @@ const (
 // Insert stores a newly accepted message. It reports false, without error, when the gateway already
 // handed over a message with the same key: that is a retry, and the first copy stands.
 func (q *InboundQuery) Insert(ctx context.Context, in *Inbound) (bool, error) {
-	res, err := q.db.Exec(ctx, insertInboundQuery, q.bridgeID, in.Gateway, in.Key, in.Recipient, in.Body, in.ReceivedAt.UnixMilli())
+	res, err := q.db.Exec(ctx, insertInboundQuery, q.bridgeID, in.Gateway, in.Key, in.Recipient, in.Body, in.ReceivedAt.UnixMilli(), in.Lane)
 	if err != nil {
 		return false, fmt.Errorf("store inbound message: %w", err)
 	}
@@ -95,10 +99,20 @@ func (q *InboundQuery) Get(ctx context.Context, gateway, key string) (*Inbound, 
 	return in, err
 }
 
-// Pending returns the accepted messages that have not reached Matrix, oldest first.
-func (q *InboundQuery) Pending(ctx context.Context) ([]*Inbound, error) {
-	rows, err := q.db.Query(ctx, getPendingInboundQuery, q.bridgeID)
-	return dbutil.NewRowIterWithError(rows, scanInbound, err).AsList()
+// PendingLanes returns the lanes that have messages not in Matrix yet.
+func (q *InboundQuery) PendingLanes(ctx context.Context) ([]string, error) {
+	rows, err := q.db.Query(ctx, getPendingLanesQuery, q.bridgeID)
+	return dbutil.NewRowIterWithError(rows, dbutil.ScanSingleColumn[string], err).AsList()
+}
+
+// NextPending returns the oldest message of lane that has not reached Matrix, or nil if there is
+// none.
+func (q *InboundQuery) NextPending(ctx context.Context, lane string) (*Inbound, error) {
+	in, err := scanInbound(q.db.QueryRow(ctx, getNextPendingInboundQuery, q.bridgeID, lane))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return in, err
 }
 
 // QueueStat is the backlog of one gateway's accepted messages not yet in Matrix.
@@ -134,7 +148,7 @@ func scanInbound(row dbutil.Scannable) (*Inbound, error) {
 	var in Inbound
 	var received int64
 	var attempted, delivered sql.NullInt64
-	if err := row.Scan(&in.Gateway, &in.Key, &in.Recipient, &in.Body, &received, &attempted, &delivered); err != nil {
+	if err := row.Scan(&in.Gateway, &in.Key, &in.Recipient, &in.Body, &received, &attempted, &delivered, &in.Lane); err != nil {
 		return nil, err
 	}
 	in.ReceivedAt = time.UnixMilli(received)

@@ -3,6 +3,7 @@ package database_test
 import (
 	"bytes"
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -43,41 +44,47 @@ func TestInboundIdempotentInsert(t *testing.T) {
 	})
 }
 
-func TestInboundPendingAndExpiry(t *testing.T) {
+func TestInboundLanesAndExpiry(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *database.Database) {
 		ctx := context.Background()
 		base := time.UnixMilli(1_700_000_000_000)
-		for i, key := range []string{"a", "b", "c"} {
-			_, err := db.Inbound.Insert(ctx, &database.Inbound{Gateway: "gw", Key: key, Recipient: "@u:hs", Body: []byte(key), ReceivedAt: base.Add(time.Duration(i) * time.Minute)})
-			if err != nil {
+		insert := func(gw, key, lane string, at time.Time) {
+			t.Helper()
+			if _, err := db.Inbound.Insert(ctx, &database.Inbound{Gateway: gw, Key: key, Recipient: "@u:hs", Body: []byte(key), ReceivedAt: at, Lane: lane}); err != nil {
 				t.Fatal(err)
 			}
 		}
+		for i, key := range []string{"a", "b", "c"} {
+			insert("gw", key, "x", base.Add(time.Duration(i)*time.Minute))
+		}
+		insert("gw", "y1", "y", base)
 		if err := db.Inbound.MarkAttempted(ctx, "gw", "b", base.Add(time.Minute)); err != nil {
 			t.Fatal(err)
 		}
 		if err := db.Inbound.MarkDelivered(ctx, "gw", "a", base.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		pending, err := db.Inbound.Pending(ctx)
-		if err != nil {
+		lanes, err := db.Inbound.PendingLanes(ctx)
+		slices.Sort(lanes)
+		if err != nil || !slices.Equal(lanes, []string{"x", "y"}) {
+			t.Fatalf("PendingLanes = %q, %v; want x y", lanes, err)
+		}
+		next, err := db.Inbound.NextPending(ctx, "x")
+		if err != nil || next.Key != "b" || next.Lane != "x" || !next.AttemptedAt.Equal(base.Add(time.Minute)) {
+			t.Fatalf("NextPending(x) = %+v, %v; want b, attempted at %v", next, err, base.Add(time.Minute))
+		}
+		if err = db.Inbound.MarkDelivered(ctx, "gw", "y1", base.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if len(pending) != 2 || pending[0].Key != "b" || pending[1].Key != "c" {
-			t.Fatalf("pending = %+v, want b then c", pending)
-		}
-		if !pending[0].AttemptedAt.Equal(base.Add(time.Minute)) || !pending[1].AttemptedAt.IsZero() {
-			t.Fatalf("attempted: b %v, c %v; want b at %v, c never", pending[0].AttemptedAt, pending[1].AttemptedAt, base.Add(time.Minute))
+		if next, err = db.Inbound.NextPending(ctx, "y"); next != nil || err != nil {
+			t.Fatalf("NextPending of a delivered lane = %+v, %v; want nil", next, err)
 		}
 		// Acceptance order wins over timestamps and keys: two messages in the same millisecond,
 		// the second with the smaller key, are delivered as they came.
-		for _, key := range []string{"z-first", "a-second"} {
-			if _, err = db.Inbound.Insert(ctx, &database.Inbound{Gateway: "gw2", Key: key, Recipient: "@u:hs", Body: []byte(key), ReceivedAt: base}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if pending, err = db.Inbound.Pending(ctx); err != nil || len(pending) != 4 || pending[2].Key != "z-first" || pending[3].Key != "a-second" {
-			t.Fatalf("pending after same-millisecond inserts = %+v, %v", pending, err)
+		insert("gw2", "z-first", "z", base)
+		insert("gw2", "a-second", "z", base)
+		if next, err = db.Inbound.NextPending(ctx, "z"); err != nil || next.Key != "z-first" || !next.AttemptedAt.IsZero() {
+			t.Fatalf("NextPending after same-millisecond inserts = %+v, %v", next, err)
 		}
 		stats, err := db.Inbound.Stats(ctx)
 		if err != nil || len(stats) != 2 || stats[0].Depth+stats[1].Depth != 4 {
@@ -85,8 +92,8 @@ func TestInboundPendingAndExpiry(t *testing.T) {
 		}
 		// Only delivered rows expire: a pending message must never be forgotten.
 		n, err := db.Inbound.DeleteExpired(ctx, base.Add(24*time.Hour))
-		if err != nil || n != 1 {
-			t.Fatalf("DeleteExpired = %d, %v; want 1", n, err)
+		if err != nil || n != 2 {
+			t.Fatalf("DeleteExpired = %d, %v; want 2", n, err)
 		}
 		if got, _ := db.Inbound.Get(ctx, "gw", "a"); got != nil {
 			t.Fatal("delivered row survived expiry")

@@ -2,6 +2,8 @@ package database
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -39,11 +41,14 @@ const (
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)
 		ON CONFLICT (bridge_id, trans_id) DO NOTHING
 	`
-	// The oldest message of every conversation: later ones wait behind it.
+	// The oldest message of every conversation: later ones wait behind it. The inner query reads
+	// only the conversation index.
 	getOutboundHeadsQuery = `
-		SELECT ` + outboundColumns + ` FROM cpim_outbound o
-		WHERE bridge_id=$1 AND seq=(SELECT MIN(seq) FROM cpim_outbound WHERE bridge_id=$1 AND conversation=o.conversation)
-		ORDER BY next_attempt_at, seq LIMIT $2
+		SELECT conversation, next_attempt_at FROM cpim_outbound
+		WHERE seq IN (SELECT MIN(seq) FROM cpim_outbound WHERE bridge_id=$1 GROUP BY conversation)
+	`
+	getOutboundHeadQuery = `
+		SELECT ` + outboundColumns + ` FROM cpim_outbound WHERE bridge_id=$1 AND conversation=$2 ORDER BY seq LIMIT 1
 	`
 	rescheduleOutboundQuery = `
 		UPDATE cpim_outbound SET attempts=$3, next_attempt_at=$4, last_error=$5 WHERE bridge_id=$1 AND seq=$2
@@ -64,10 +69,32 @@ func (q *OutboundQuery) Enqueue(ctx context.Context, o *Outbound) (bool, error) 
 	return n == 1, err
 }
 
-// Heads returns the oldest queued message of up to limit conversations, the soonest due first.
-func (q *OutboundQuery) Heads(ctx context.Context, limit int) ([]*Outbound, error) {
-	rows, err := q.db.Query(ctx, getOutboundHeadsQuery, q.bridgeID, limit)
-	return dbutil.NewRowIterWithError(rows, scanOutbound, err).AsList()
+// OutboundHead says when the oldest queued message of a conversation is due.
+type OutboundHead struct {
+	Conversation  string
+	NextAttemptAt time.Time
+}
+
+// Heads returns every conversation that has queued messages, with when its oldest is due.
+func (q *OutboundQuery) Heads(ctx context.Context) ([]OutboundHead, error) {
+	rows, err := q.db.Query(ctx, getOutboundHeadsQuery, q.bridgeID)
+	return dbutil.NewRowIterWithError(rows, func(row dbutil.Scannable) (OutboundHead, error) {
+		var h OutboundHead
+		var next int64
+		err := row.Scan(&h.Conversation, &next)
+		h.NextAttemptAt = time.UnixMilli(next)
+		return h, err
+	}, err).AsList()
+}
+
+// Head returns the oldest queued message of a conversation, the one to send next, or nil if the
+// conversation has none.
+func (q *OutboundQuery) Head(ctx context.Context, conversation string) (*Outbound, error) {
+	o, err := scanOutbound(q.db.QueryRow(ctx, getOutboundHeadQuery, q.bridgeID, conversation))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return o, err
 }
 
 // Reschedule records a failed attempt and when to try again.

@@ -2,6 +2,7 @@ package database_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,27 +34,36 @@ func TestOutboundQueueOrder(t *testing.T) {
 		if ok, err := db.Outbound.Enqueue(ctx, outbound("a1", "conv-a", t0)); err != nil || ok {
 			t.Fatalf("duplicate enqueue = %v, %v; want false, nil", ok, err)
 		}
-		heads := transIDs(t, db)
-		if heads != "a1 b1" {
+		if heads := headsOf(t, db); heads != "conv-a:a1 conv-b:b1" {
 			t.Fatalf("heads = %q, want the oldest of each conversation: a1 b1", heads)
 		}
 		// A failing head is pushed back but still blocks its own conversation.
-		h, _ := db.Outbound.Heads(ctx, 10)
-		if err := db.Outbound.Reschedule(ctx, h[0].Seq, 1, t0.Add(time.Hour), "503 busy"); err != nil {
+		a1, _ := db.Outbound.Head(ctx, "conv-a")
+		if err := db.Outbound.Reschedule(ctx, a1.Seq, 1, t0.Add(time.Hour), "503 busy"); err != nil {
 			t.Fatal(err)
 		}
-		if heads = transIDs(t, db); heads != "b1 a1" {
-			t.Fatalf("after rescheduling a1: heads = %q, want b1 a1", heads)
+		a1, _ = db.Outbound.Head(ctx, "conv-a")
+		if a1.TransID != "a1" || a1.Attempts != 1 || a1.LastError != "503 busy" || !a1.NextAttemptAt.Equal(t0.Add(time.Hour)) || string(a1.Body) != "body of a1" {
+			t.Fatalf("rescheduled row = %+v", a1)
 		}
-		h, _ = db.Outbound.Heads(ctx, 10)
-		if h[1].Attempts != 1 || h[1].LastError != "503 busy" || !h[1].NextAttemptAt.Equal(t0.Add(time.Hour)) || string(h[1].Body) != "body of a1" {
-			t.Fatalf("rescheduled row = %+v", h[1])
+		heads, err := db.Outbound.Heads(ctx)
+		if err != nil || len(heads) != 2 {
+			t.Fatalf("Heads = %+v, %v", heads, err)
 		}
-		if err := db.Outbound.Delete(ctx, h[0].Seq); err != nil {
+		for _, h := range heads {
+			if h.Conversation == "conv-a" && !h.NextAttemptAt.Equal(t0.Add(time.Hour)) || h.Conversation == "conv-b" && !h.NextAttemptAt.Equal(t0.Add(time.Second)) {
+				t.Errorf("head %+v: wrong due time", h)
+			}
+		}
+		b1, _ := db.Outbound.Head(ctx, "conv-b")
+		if err = db.Outbound.Delete(ctx, b1.Seq); err != nil {
 			t.Fatal(err)
 		}
-		if heads = transIDs(t, db); heads != "b2 a1" {
-			t.Fatalf("after delivering b1: heads = %q, want b2 a1", heads)
+		if heads := headsOf(t, db); heads != "conv-a:a1 conv-b:b2" {
+			t.Fatalf("after delivering b1: heads = %q, want a1 b2", heads)
+		}
+		if none, err := db.Outbound.Head(ctx, "conv-c"); none != nil || err != nil {
+			t.Fatalf("Head(empty conversation) = %+v, %v", none, err)
 		}
 		n, oldest, err := db.Outbound.Stats(ctx)
 		if err != nil || n != 3 || !oldest.Equal(t0) {
@@ -62,15 +72,21 @@ func TestOutboundQueueOrder(t *testing.T) {
 	})
 }
 
-func transIDs(t *testing.T, db *database.Database) string {
+// headsOf lists "conversation:trans_id" of every conversation's head, sorted.
+func headsOf(t *testing.T, db *database.Database) string {
 	t.Helper()
-	heads, err := db.Outbound.Heads(context.Background(), 10)
+	heads, err := db.Outbound.Heads(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := make([]string, len(heads))
-	for i, h := range heads {
-		ids[i] = h.TransID
+	var ids []string
+	for _, h := range heads {
+		o, err := db.Outbound.Head(context.Background(), h.Conversation)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, h.Conversation+":"+o.TransID)
 	}
+	slices.Sort(ids)
 	return strings.Join(ids, " ")
 }

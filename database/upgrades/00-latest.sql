@@ -1,8 +1,8 @@
--- v0 -> v1: Latest revision
+-- v0 -> v2: Latest revision
 
 -- Messages accepted from gateways. A row is written before the gateway is told 202 Accepted, so an
 -- accepted message survives a crash; (gateway, idem_key) makes a gateway's retry a no-op. seq is the
--- order of acceptance, the order of delivery to Matrix.
+-- order of acceptance, the order of delivery to Matrix within a lane.
 CREATE TABLE cpim_inbound (
 	-- only: sqlite (line commented)
 --	seq          INTEGER PRIMARY KEY,
@@ -17,10 +17,13 @@ CREATE TABLE cpim_inbound (
 	-- set before each hand-over to bridgev2: after a crash it says the message may be in Matrix already
 	attempted_at BIGINT,
 	delivered_at BIGINT,
+	-- the conversation the message belongs to: lanes are delivered in parallel, each in seq order
+	lane         TEXT   NOT NULL DEFAULT '',
 
 	CONSTRAINT cpim_inbound_key_uniq UNIQUE (bridge_id, gateway, idem_key)
 );
 CREATE INDEX cpim_inbound_pending_idx ON cpim_inbound (bridge_id, delivered_at);
+CREATE INDEX cpim_inbound_lane_idx ON cpim_inbound (bridge_id, lane, seq) WHERE delivered_at IS NULL;
 
 -- Messages from Matrix on their way to a gateway. A row is written while the homeserver waits for
 -- its transaction to be answered, and deleted once the gateway took the message or the delivery

@@ -1,0 +1,177 @@
+package bridge
+
+import (
+	"context"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// A lane is one conversation's queue of stored messages, which must go out one at a time and in
+// order. The lane scheduler runs the queues of many conversations at once: at most one message per
+// lane is in flight, at most parallel in all, and a lane that becomes ready is started as soon as a
+// slot is free, without waiting for any other lane. A lane that has to wait (its head failed or is
+// not due) waits alone; the others go on.
+
+// laneHead is a lane that has stored work, and when its oldest message is due (zero: now).
+type laneHead struct {
+	lane string
+	due  time.Time
+}
+
+// laneStep is the outcome of one step of a lane.
+type laneStep int
+
+const (
+	laneEmpty laneStep = iota // the lane had nothing to do
+	laneMore                  // one message was handled; the lane may have more
+	laneWait                  // the head cannot go yet: try the lane again at the returned time
+)
+
+type laneScheduler struct {
+	log      zerolog.Logger
+	parallel int
+	// heads reads every lane that has stored work. It is read at start, when wake fires, and
+	// every idlePoll.
+	heads    func(ctx context.Context) ([]laneHead, error)
+	idlePoll time.Duration
+	// step handles the oldest message of a lane, reading it from the database.
+	step func(ctx context.Context, lane string) (laneStep, time.Time)
+	wake <-chan struct{}
+}
+
+// laneState is what the scheduler knows of a lane that is not idle.
+type laneState struct {
+	running bool
+	queued  bool      // in the ready queue
+	dirty   bool      // heads saw work while a step was running; the step may have missed it
+	waitFor time.Time // nonzero while waiting for a retry
+}
+
+type laneDone struct {
+	lane  string
+	step  laneStep
+	retry time.Time
+}
+
+// run schedules lanes until ctx ends, then waits for the steps in flight.
+func (s *laneScheduler) run(ctx context.Context) {
+	lanes := map[string]*laneState{}
+	var ready []string
+	waiting := map[string]time.Time{}
+	var nextRetry time.Time // the earliest of waiting, or zero
+	done := make(chan laneDone)
+	running := 0
+
+	setReady := func(lane string, st *laneState) {
+		st.waitFor, st.queued = time.Time{}, true
+		delete(waiting, lane)
+		ready = append(ready, lane)
+	}
+	setWaiting := func(lane string, st *laneState, at time.Time) {
+		st.waitFor = at
+		waiting[lane] = at
+		if nextRetry.IsZero() || at.Before(nextRetry) {
+			nextRetry = at
+		}
+	}
+	scan := func() {
+		heads, err := s.heads(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Err(err).Msg("Failed to read the queue")
+			}
+			return
+		}
+		now := time.Now()
+		for _, h := range heads {
+			st := lanes[h.lane]
+			if st == nil {
+				st = &laneState{}
+				lanes[h.lane] = st
+			}
+			due := h.due
+			if st.waitFor.After(due) {
+				due = st.waitFor
+			}
+			switch {
+			case st.running:
+				st.dirty = true
+			case st.queued:
+			case due.After(now):
+				setWaiting(h.lane, st, due)
+			default:
+				setReady(h.lane, st)
+			}
+		}
+	}
+	retryDue := func() {
+		now := time.Now()
+		nextRetry = time.Time{}
+		for lane, at := range waiting {
+			if at.After(now) {
+				if nextRetry.IsZero() || at.Before(nextRetry) {
+					nextRetry = at
+				}
+				continue
+			}
+			setReady(lane, lanes[lane])
+		}
+	}
+	finish := func(d laneDone) {
+		running--
+		st := lanes[d.lane]
+		st.running = false
+		switch {
+		case d.step == laneWait:
+			setWaiting(d.lane, st, d.retry)
+		case d.step == laneMore || st.dirty:
+			setReady(d.lane, st)
+		default:
+			delete(lanes, d.lane)
+		}
+		st.dirty = false
+	}
+
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	scan()
+	for {
+		for running < s.parallel && len(ready) > 0 {
+			lane := ready[0]
+			ready = ready[1:]
+			st := lanes[lane]
+			st.queued, st.running = false, true
+			running++
+			go func() {
+				step, retry := s.step(ctx, lane)
+				done <- laneDone{lane, step, retry}
+			}()
+		}
+		if len(ready) == 0 {
+			ready = nil // let the backing array go after a burst
+		}
+		wait := s.idlePoll
+		if !nextRetry.IsZero() {
+			wait = min(wait, time.Until(nextRetry))
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			for ; running > 0; running-- {
+				<-done
+			}
+			return
+		case d := <-done:
+			finish(d)
+		case <-s.wake:
+			scan()
+		case <-timer.C:
+			if !nextRetry.IsZero() && !nextRetry.After(time.Now()) {
+				retryDue()
+			} else {
+				scan()
+			}
+		}
+	}
+}
