@@ -72,7 +72,7 @@ func (c *Connector) Accept(ctx context.Context, in *gateway.Inbound) error {
 	if err != nil {
 		return gateway.Refuse(http.StatusUnsupportedMediaType, gateway.CodeBadContentType, "%v", err)
 	}
-	if err = c.checkMedia(conv); err != nil {
+	if err = c.checkMedia(ctx, m, conv); err != nil {
 		return err
 	}
 	if conv.Kind == portal.KindNotification {
