@@ -60,6 +60,9 @@ func (cl *Client) dmInfo(ghost networkid.UserID) *bridgev2.ChatInfo {
 }
 
 func (cl *Client) GetChatInfo(ctx context.Context, p *bridgev2.Portal) (*bridgev2.ChatInfo, error) {
+	if set, ok := portal.GroupMembers(p.ID); ok {
+		return cl.c.groupInfo(ctx, set, cl.login)
+	}
 	return cl.dmInfo(networkid.UserID(p.ID)), nil
 }
 
@@ -72,7 +75,8 @@ func (cl *Client) GetUserInfo(ctx context.Context, ghost *bridgev2.Ghost) (*brid
 // GetCapabilities advertises what the bridge carries: formatted text (as multipart/alternative,
 // every tag of the Matrix allow-list survives the round trip), and replies, edits, deletions and
 // reactions through the mx extension of docs/extensions.md, typing (RFC 3994) and files inline
-// (see media.go), and read receipts as RFC 5438 display notifications (see receipts.go).
+// (see media.go), and read receipts as RFC 5438 display notifications (see receipts.go). Groups
+// carry the same, and their name (as the Subject of the messages, see group.go); a DM has none.
 func (cl *Client) GetCapabilities(ctx context.Context, p *bridgev2.Portal) *event.RoomFeatures {
 	formatting := event.FormattingFeatureMap{}
 	for _, f := range []event.FormattingFeature{
@@ -85,7 +89,7 @@ func (cl *Client) GetCapabilities(ctx context.Context, p *bridgev2.Portal) *even
 	} {
 		formatting[f] = event.CapLevelFullySupported
 	}
-	return &event.RoomFeatures{
+	features := &event.RoomFeatures{
 		ID:                  "org.matrix-cpim.capabilities.rich.3",
 		Formatting:          formatting,
 		File:                cl.c.fileFeatures(),
@@ -97,6 +101,11 @@ func (cl *Client) GetCapabilities(ctx context.Context, p *bridgev2.Portal) *even
 		ReadReceipts:        true,
 		TypingNotifications: true,
 	}
+	if _, ok := portal.GroupMembers(p.ID); ok {
+		features.ID += "+group.1"
+		features.State = event.StateFeatureMap{event.StateRoomName.Type: {Level: event.CapLevelFullySupported}}
+	}
+	return features
 }
 
 // ResolveIdentifier handles `start-chat im:bob@example.net` (also `bob@example.net`). Any address in

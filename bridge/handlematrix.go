@@ -38,23 +38,33 @@ func (cl *Client) HandleMatrixMessage(ctx context.Context, msg *bridgev2.MatrixM
 	if cl.c.Config.RequestReceipts {
 		portal.RequestReceipts(m)
 	}
-	transID, err := cl.enqueue(ctx, msg.Portal, msg.Event, string(msg.Content.MsgType), m)
+	mid, err := cl.enqueue(ctx, msg.Portal, msg.Event, string(msg.Content.MsgType), m)
 	if err != nil {
 		return nil, err
 	}
 	return &bridgev2.MatrixMessageResponse{DB: &bridgedb.Message{
-		ID:        networkid.MessageID(transID),
+		ID:        networkid.MessageID(mid),
 		SenderID:  networkid.UserID(cl.login.ID),
 		Timestamp: m.DateTime,
 	}}, nil
 }
 
-// addresses returns the From and To of a message the Matrix user sends in a DM portal: their im:
-// address with their displayname in the room as Formal-name (RFC 3862 §4.1), and the contact's.
-// It fails with a message status when no gateway serves the contact's domain.
+// addresses returns the From and To of a message the Matrix user sends in a portal: their im:
+// address with their displayname in the room as Formal-name (RFC 3862 §4.1), and the contact's in a
+// DM; in a group the first other participant's, which enqueue replaces in each copy. It fails with
+// a message status when no gateway serves the contact's domain (in a group, any of its domains).
 func (cl *Client) addresses(ctx context.Context, p *bridgev2.Portal, evt *event.Event) (from, to cpim.Address, err error) {
 	ghost := networkid.UserID(p.ID)
-	if _, _, err = cl.c.router.Route(ctx, portal.Domain(ghost)); err != nil {
+	if set, ok := portal.GroupMembers(p.ID); ok {
+		var self networkid.UserID
+		if self, err = cl.groupSender(ctx, set); err != nil {
+			return from, to, err
+		}
+		ghost = set[0]
+		if ghost == self {
+			ghost = set[1]
+		}
+	} else if _, _, err = cl.c.router.Route(ctx, portal.Domain(ghost)); err != nil {
 		return from, to, sendFailure(err, event.MessageStatusUnsupported)
 	}
 	from = cpim.Address{URI: cl.uri}
@@ -66,32 +76,36 @@ func (cl *Client) addresses(ctx context.Context, p *bridgev2.Portal, evt *event.
 }
 
 // enqueue gives m the Message-ID of the Matrix event it comes from and queues it for the contact's
-// gateway. The Message-ID and TransID derive from the event ID: if the homeserver sends the event
-// again, the queue and the gateway (Idempotency-Key) both see the same message.
+// gateway, or in a group a copy for each remote domain (groupCopies), and returns the Message-ID.
+// The Message-ID and TransIDs derive from the event ID: if the homeserver sends the event again,
+// the queue and the gateway (Idempotency-Key) both see the same message.
 func (cl *Client) enqueue(ctx context.Context, p *bridgev2.Portal, evt *event.Event, msgType string, m *cpim.Message) (string, error) {
-	transID, err := imdn.EncodeMessageID(string(evt.ID))
+	mid, err := imdn.EncodeMessageID(string(evt.ID))
 	if err != nil {
 		return "", sendFailure(err, event.MessageStatusGenericError)
 	}
 	m.DateTime = time.UnixMilli(evt.Timestamp).UTC()
-	m.Set(imdn.Namespace, imdn.Prefix, imdn.HeaderMessageID, transID)
-	_, err = cl.c.db.Outbound.Enqueue(ctx, &database.Outbound{
-		TransID:      transID,
-		Conversation: p.PortalKey.String(),
-		Domain:       portal.Domain(networkid.UserID(p.ID)),
-		Body:         m.Bytes(),
-		RoomID:       string(evt.RoomID),
-		EventID:      string(evt.ID),
-		Sender:       string(evt.Sender),
-		EventType:    evt.Type.Type,
-		MsgType:      msgType,
-		CreatedAt:    time.Now(),
-	})
-	if err != nil {
-		return "", bridgev2.WrapErrorInStatus(err).WithErrorReason(event.MessageStatusGenericError)
+	m.Set(imdn.Namespace, imdn.Prefix, imdn.HeaderMessageID, mid)
+	var rows []*database.Outbound
+	if set, ok := portal.GroupMembers(p.ID); ok {
+		self, err := cl.groupSender(ctx, set)
+		if err != nil {
+			return "", err
+		}
+		rows = cl.groupCopies(p, set, self, m, mid)
+	} else {
+		rows = []*database.Outbound{{TransID: mid, Conversation: p.PortalKey.String(), Domain: portal.Domain(networkid.UserID(p.ID)), Body: m.Bytes()}}
+	}
+	for _, o := range rows {
+		o.RoomID, o.EventID, o.Sender = string(evt.RoomID), string(evt.ID), string(evt.Sender)
+		o.EventType, o.MsgType, o.CreatedAt = evt.Type.Type, msgType, time.Now()
+		// A copy already queued (the homeserver sent the event again) is left as it is.
+		if _, err = cl.c.db.Outbound.Enqueue(ctx, o); err != nil {
+			return "", bridgev2.WrapErrorInStatus(err).WithErrorReason(event.MessageStatusGenericError)
+		}
 	}
 	cl.c.wakeOutbound()
-	return transID, nil
+	return mid, nil
 }
 
 // sendFailure turns an error into the message status bridgev2 shows: failed for certain, with a

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"go.mau.fi/util/variationselector"
 	"maunium.net/go/mautrix/bridgev2"
@@ -23,9 +24,14 @@ var (
 	_ bridgev2.RedactionHandlingNetworkAPI = (*Client)(nil)
 )
 
-// wireID returns the imdn.Message-ID a bridged message goes by, or "" if it has none.
+// wireID returns the imdn.Message-ID a bridged message goes by, or "" if it has none. A message a
+// Matrix user sent, this one or another in a group, goes by its ID.
 func (cl *Client) wireID(msg *bridgedb.Message) string {
-	return portal.WireMessageID(msg.ID, msg.SenderID, networkid.UserID(cl.login.ID))
+	self := networkid.UserID(cl.login.ID)
+	if cl.c.isLocal(msg.SenderID) {
+		self = msg.SenderID
+	}
+	return portal.WireMessageID(msg.ID, msg.SenderID, self)
 }
 
 // targetID is wireID for a message the user acts on; a message without a Message-ID cannot be
@@ -38,9 +44,16 @@ func (cl *Client) targetID(msg *bridgedb.Message, action string) (string, error)
 }
 
 // quoteOf returns the text of a bridged message for a fallback, read from the room as the contact's
-// ghost sees it; "" if it cannot be read, and the fallback then says "a message".
+// ghost sees it (in a group, the first remote participant's); "" if it cannot be read, and the
+// fallback then says "a message".
 func (cl *Client) quoteOf(ctx context.Context, p *bridgev2.Portal, msg *bridgedb.Message) string {
-	evt, err := cl.c.matrix.AS.Intent(cl.c.matrix.FormatGhostMXID(networkid.UserID(p.ID))).GetEvent(ctx, p.MXID, msg.MXID)
+	reader := networkid.UserID(p.ID)
+	if set, ok := portal.GroupMembers(p.ID); ok {
+		if i := slices.IndexFunc(set, func(q networkid.UserID) bool { return !cl.c.isLocal(q) }); i >= 0 {
+			reader = set[i]
+		}
+	}
+	evt, err := cl.c.matrix.AS.Intent(cl.c.matrix.FormatGhostMXID(reader)).GetEvent(ctx, p.MXID, msg.MXID)
 	if err != nil {
 		zlog(ctx).Debug().Err(err).Stringer("event_id", msg.MXID).Msg("Could not read the message to quote")
 		return ""

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -34,37 +35,17 @@ var _ gateway.Acceptor = (*Connector)(nil)
 // Accept implements gateway.Acceptor.
 func (c *Connector) Accept(ctx context.Context, in *gateway.Inbound) error {
 	m := in.Message
-	if len(m.To) != 1 || len(m.Cc) != 0 {
-		return gateway.Refuse(http.StatusBadRequest, gateway.CodeUnsupported, "messages with several recipients are not supported yet; send one message per recipient")
-	}
-	mxid, err := c.addrs.LocalUser(m.To[0].URI)
+	ul, err := c.recipientLogin(ctx, m)
 	if err != nil {
-		return gateway.Refuse(http.StatusNotFound, gateway.CodeUnknownUser, "%v", err)
-	}
-	user, err := c.Bridge.GetUserByMXID(ctx, mxid)
-	if err != nil {
-		return fmt.Errorf("look up %s: %w", mxid, err)
-	}
-	if !user.Permissions.Login {
-		// Same answer as for a user that does not exist: the gateway learns nothing about who is
-		// on the homeserver.
-		return gateway.Refuse(http.StatusNotFound, gateway.CodeUnknownUser, "%s is not a user of this bridge", m.To[0].URI)
-	}
-	if user.GetDefaultLogin() == nil {
-		// First contact: bridgev2 knows nothing of this user yet, so ask the homeserver whether the
-		// account exists before creating its login.
-		if _, err = c.matrix.AS.BotClient().GetProfile(ctx, mxid); isNotFound(err) {
-			return gateway.Refuse(http.StatusNotFound, gateway.CodeUnknownUser, "%s is not a user of this bridge", m.To[0].URI)
-		} else if err != nil {
-			return fmt.Errorf("look up %s on the homeserver: %w", mxid, err)
-		}
-		if _, err = c.ensureLogin(ctx, user); err != nil {
-			return err
-		}
+		return err
 	}
 	ghostID, err := portal.GhostID(m.From.URI)
 	if err != nil {
 		return gateway.Refuse(http.StatusBadRequest, gateway.CodeMalformed, "From: %v", err)
+	}
+	key, _, err := c.inboundPortal(ul, m, ghostID)
+	if err != nil {
+		return err
 	}
 	// Convert once now so that a message the bridge cannot show is refused instead of being accepted
 	// and then lost.
@@ -76,21 +57,16 @@ func (c *Connector) Accept(ctx context.Context, in *gateway.Inbound) error {
 		return err
 	}
 	if conv.Kind == portal.KindNotification {
-		if ul := user.GetDefaultLogin(); ul != nil {
-			return c.receipts(ctx, ul, ghostID, conv.Notifications)
-		}
-		return nil
+		return c.receipts(ctx, ul, ghostID, conv.Notifications)
 	}
 	if conv.Kind == portal.KindTyping {
-		if ul := user.GetDefaultLogin(); ul != nil {
-			c.typing(ul, ghostID, conv.Typing)
-		}
+		c.typing(ul, key, ghostID, conv.Typing)
 		return nil
 	}
 	row := &database.Inbound{
 		Gateway:    in.Gateway.Name,
 		Key:        in.Key,
-		Recipient:  string(mxid),
+		Recipient:  string(ul.UserMXID),
 		Body:       m.Bytes(),
 		ReceivedAt: time.Now(),
 		Lane:       inboundLane(m),
@@ -100,6 +76,68 @@ func (c *Connector) Accept(ctx context.Context, in *gateway.Inbound) error {
 	}
 	c.wakeDelivery()
 	return nil
+}
+
+// recipientLogin returns the login through which a message goes to Matrix, creating the logins of
+// the users it is addressed to on their first contact: its recipient's in a DM; in a group the
+// first of its local participants (To, then cc) who is a user. An address in the bridge's domain
+// that is no user is left out of a group (docs/groups.md); a message without any recipient who is a
+// user is refused as addressed to an unknown user, with the first reason.
+func (c *Connector) recipientLogin(ctx context.Context, m *cpim.Message) (*bridgev2.UserLogin, error) {
+	var first *bridgev2.UserLogin
+	var refusal error
+	for _, a := range slices.Concat(m.To, m.Cc) {
+		if p, err := portal.GhostID(a.URI); err == nil && !c.isLocal(p) {
+			continue // a remote participant of a group
+		}
+		ul, err := c.localRecipient(ctx, a.URI)
+		var r *gateway.Refusal
+		if errors.As(err, &r) {
+			zlog(ctx).Debug().Str("recipient", a.URI).Str("reason", r.Reason).Msg("Leaving out a recipient who is no user of the bridge")
+			if refusal == nil {
+				refusal = err
+			}
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if first == nil {
+			first = ul
+		}
+	}
+	if first == nil && refusal == nil {
+		refusal = gateway.Refuse(http.StatusNotFound, gateway.CodeUnknownUser, "no recipient is in %s", c.addrs.IMDomain)
+	}
+	return first, refusal
+}
+
+// localRecipient returns the login of the user an address in the bridge's domain stands for, and a
+// refusal if it stands for none that may use the bridge.
+func (c *Connector) localRecipient(ctx context.Context, uri string) (*bridgev2.UserLogin, error) {
+	mxid, err := c.addrs.LocalUser(uri)
+	if err != nil {
+		return nil, gateway.Refuse(http.StatusNotFound, gateway.CodeUnknownUser, "%v", err)
+	}
+	user, err := c.Bridge.GetUserByMXID(ctx, mxid)
+	if err != nil {
+		return nil, fmt.Errorf("look up %s: %w", mxid, err)
+	}
+	if !user.Permissions.Login {
+		// Same answer as for a user that does not exist: the gateway learns nothing about who is
+		// on the homeserver.
+		return nil, gateway.Refuse(http.StatusNotFound, gateway.CodeUnknownUser, "%s is not a user of this bridge", uri)
+	}
+	if ul := user.GetDefaultLogin(); ul != nil {
+		return ul, nil
+	}
+	// First contact: bridgev2 knows nothing of this user yet, so ask the homeserver whether the
+	// account exists before creating its login.
+	if _, err = c.matrix.AS.BotClient().GetProfile(ctx, mxid); isNotFound(err) {
+		return nil, gateway.Refuse(http.StatusNotFound, gateway.CodeUnknownUser, "%s is not a user of this bridge", uri)
+	} else if err != nil {
+		return nil, fmt.Errorf("look up %s on the homeserver: %w", mxid, err)
+	}
+	return c.ensureLogin(ctx, user)
 }
 
 func (c *Connector) deliver(ctx context.Context, row *database.Inbound) error {
@@ -130,7 +168,15 @@ func (c *Connector) deliver(ctx context.Context, row *database.Inbound) error {
 	if !m.DateTime.IsZero() && m.DateTime.Before(ts) {
 		ts = m.DateTime
 	}
-	key := ul.Client.(*Client).dmPortalKey(ghostID)
+	key, set, err := c.inboundPortal(ul, m, ghostID)
+	if err != nil {
+		return err
+	}
+	if set != nil && in.Kind == portal.KindMessage {
+		if err = c.prepareGroup(ctx, ul, key, set, m, ghostID, ts); err != nil {
+			return err
+		}
+	}
 	msgID := networkid.MessageID(row.Key)
 	if mid := imdn.MessageID(m); mid != "" {
 		msgID = portal.InboundMessageID(ghostID, mid)
@@ -163,7 +209,7 @@ func (c *Connector) deliver(ctx context.Context, row *database.Inbound) error {
 		if found, err := c.adoptSent(ctx, key, ghostID, msgID, ts, row.Key, converted.Parts[0].DBMetadata); err != nil {
 			return err
 		} else if found {
-			if err = c.answerDelivered(ctx, ul.Client.(*Client), ghostID, m); err != nil {
+			if err = c.answerDelivered(ctx, ul.Client.(*Client), key, ghostID, m); err != nil {
 				return err
 			}
 			return c.markDelivered(ctx, row)
@@ -194,7 +240,7 @@ func (c *Connector) deliver(ctx context.Context, row *database.Inbound) error {
 	} else if sent == nil {
 		return errors.New("bridgev2 did not send the message to Matrix")
 	}
-	if err = c.answerDelivered(ctx, ul.Client.(*Client), ghostID, m); err != nil {
+	if err = c.answerDelivered(ctx, ul.Client.(*Client), key, ghostID, m); err != nil {
 		return err
 	}
 	return c.markDelivered(ctx, row)

@@ -78,9 +78,18 @@ func emojiID(msgID networkid.MessageID, ghost networkid.UserID) networkid.EmojiI
 }
 
 // resolveTarget finds the message a contact's reply or reaction names by Message-ID: one the
-// contact sent or one the Matrix user sent, in this conversation. It returns "" if there is none.
+// contact sent or one a Matrix user sent, in this conversation, or in a group one another
+// participant sent. It returns "" if there is none.
 func (c *Connector) resolveTarget(ctx context.Context, key networkid.PortalKey, ghost networkid.UserID, mid string) networkid.MessageID {
-	for _, candidate := range []networkid.MessageID{portal.InboundMessageID(ghost, mid), networkid.MessageID(mid)} {
+	candidates := []networkid.MessageID{portal.InboundMessageID(ghost, mid), networkid.MessageID(mid)}
+	if set, ok := portal.GroupMembers(key.ID); ok {
+		for _, p := range set {
+			if p != ghost && !c.isLocal(p) {
+				candidates = append(candidates, portal.InboundMessageID(p, mid))
+			}
+		}
+	}
+	for _, candidate := range candidates {
 		msg, err := c.Bridge.DB.Message.GetFirstPartByID(ctx, key.Receiver, candidate)
 		if err != nil {
 			zlog(ctx).Warn().Err(err).Str("message_id", string(candidate)).Msg("Failed to look up a referenced message")

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"maunium.net/go/mautrix/bridgev2"
@@ -39,10 +40,12 @@ const (
 )
 
 // receipts applies an inbound IMDN. A notification counts only for a message the Matrix user sent
-// to that contact; others (unknown, or another conversation's) are ignored. Failure and error
-// statuses are ignored too: a failed send already shows as the gateway's answer.
+// to that contact, in their DM or in a group the contact is in (an IMDN goes to the sender alone,
+// RFC 5438 §7.2.1, so it names the group only through the message); others (unknown, or another
+// conversation's) are ignored. Failure and error statuses are ignored too: a failed send already
+// shows as the gateway's answer.
 func (c *Connector) receipts(ctx context.Context, ul *bridgev2.UserLogin, ghost networkid.UserID, ns []imdn.Notification) error {
-	key := ul.Client.(*Client).dmPortalKey(ghost)
+	dm := ul.Client.(*Client).dmPortalKey(ghost)
 	for _, n := range ns {
 		var typ bridgev2.RemoteEventType
 		switch {
@@ -54,16 +57,16 @@ func (c *Connector) receipts(ctx context.Context, ul *bridgev2.UserLogin, ghost 
 			continue
 		}
 		target := networkid.MessageID(n.MessageID)
-		msg, err := c.Bridge.DB.Message.GetFirstPartByID(ctx, key.Receiver, target)
+		msg, err := c.Bridge.DB.Message.GetFirstPartByID(ctx, ul.ID, target)
 		if err != nil {
 			return err
 		}
-		if msg == nil || msg.Room != key || msg.SenderID != networkid.UserID(ul.ID) {
+		if msg == nil || msg.Room != dm && !inGroup(msg.Room, ghost) || msg.SenderID != networkid.UserID(ul.ID) {
 			zlog(ctx).Debug().Str("message_id", n.MessageID).Str("kind", string(n.Kind)).Msg("Ignoring a notification about no message sent to this contact")
 			continue
 		}
 		res := ul.QueueRemoteEvent(&simplevent.Receipt{
-			EventMeta:  simplevent.EventMeta{Type: typ, PortalKey: key, Sender: bridgev2.EventSender{Sender: ghost}},
+			EventMeta:  simplevent.EventMeta{Type: typ, PortalKey: msg.Room, Sender: bridgev2.EventSender{Sender: ghost}},
 			LastTarget: target,
 			Targets:    []networkid.MessageID{target},
 		})
@@ -74,9 +77,16 @@ func (c *Connector) receipts(ctx context.Context, ul *bridgev2.UserLogin, ghost 
 	return nil
 }
 
+// inGroup reports whether key is a group that participant is in.
+func inGroup(key networkid.PortalKey, participant networkid.UserID) bool {
+	set, ok := portal.GroupMembers(key.ID)
+	return ok && slices.Contains(set, participant)
+}
+
 // answerDelivered queues the positive delivery notification for m, a message the contact ghost
-// sent that is now in Matrix, if m asked for one.
-func (c *Connector) answerDelivered(ctx context.Context, cl *Client, ghost networkid.UserID, m *cpim.Message) error {
+// sent that is now in Matrix in the portal key, if m asked for one. In a group it is sent once,
+// from the recipient through whose login the message went in (docs/groups.md).
+func (c *Connector) answerDelivered(ctx context.Context, cl *Client, key networkid.PortalKey, ghost networkid.UserID, m *cpim.Message) error {
 	n, err := portal.Delivered(m, cpim.Address{URI: cl.uri})
 	if err != nil {
 		// A request the bridge cannot answer (no DateTime, say) is the sender's loss, not a
@@ -87,14 +97,19 @@ func (c *Connector) answerDelivered(ctx context.Context, cl *Client, ghost netwo
 	if n == nil {
 		return nil
 	}
-	return c.queueNotification(ctx, cl, ghost, imdn.KindDelivery, imdn.MessageID(m), n)
+	return c.queueNotification(ctx, key, ghost, imdn.KindDelivery, imdn.MessageID(m), n)
 }
 
-// HandleMatrixReadReceipt answers the display requests of the contact's messages the user has now
+// HandleMatrixReadReceipt answers the display requests of the contacts' messages the user has now
 // read: those after the previous read receipt up to this one (at most displayLookback back and
-// maxDisplayed of them), each once.
+// maxDisplayed of them), each once; in a group, by the first member who reads it.
 func (cl *Client) HandleMatrixReadReceipt(ctx context.Context, msg *bridgev2.MatrixReadReceipt) error {
-	ghost := networkid.UserID(msg.Portal.ID)
+	fromContact := func(sender networkid.UserID) bool { return sender == networkid.UserID(msg.Portal.ID) }
+	if _, ok := portal.GroupMembers(msg.Portal.ID); ok {
+		fromContact = func(sender networkid.UserID) bool {
+			return inGroup(msg.Portal.PortalKey, sender) && !cl.c.isLocal(sender)
+		}
+	}
 	start := msg.LastRead
 	if floor := msg.ReadUpTo.Add(-displayLookback); start.Before(floor) {
 		start = floor
@@ -110,13 +125,13 @@ func (cl *Client) HandleMatrixReadReceipt(ctx context.Context, msg *bridgev2.Mat
 	sent := 0
 	for _, m := range msgs {
 		meta, _ := m.Metadata.(*MessageMetadata)
-		if meta == nil || meta.Receipt == nil || meta.Receipt.Answered || m.SenderID != ghost {
+		if meta == nil || meta.Receipt == nil || meta.Receipt.Answered || !fromContact(m.SenderID) {
 			continue
 		}
 		if sent == maxDisplayed {
 			break
 		}
-		if err = cl.answerDisplayed(ctx, ghost, m, meta.Receipt); err != nil {
+		if err = cl.answerDisplayed(ctx, msg.Portal.PortalKey, m, meta.Receipt); err != nil {
 			return err
 		}
 		sent++
@@ -124,13 +139,13 @@ func (cl *Client) HandleMatrixReadReceipt(ctx context.Context, msg *bridgev2.Mat
 	return nil
 }
 
-func (cl *Client) answerDisplayed(ctx context.Context, ghost networkid.UserID, msg *bridgedb.Message, r *portal.ReceiptRequest) error {
+func (cl *Client) answerDisplayed(ctx context.Context, key networkid.PortalKey, msg *bridgedb.Message, r *portal.ReceiptRequest) error {
 	n, err := r.Display(cpim.Address{URI: cl.uri})
 	if err != nil {
 		zlog(ctx).Warn().Err(err).Str("message_id", r.MessageID).Msg("Cannot answer a request for a display notification")
 		return nil
 	}
-	if err = cl.c.queueNotification(ctx, cl, ghost, imdn.KindDisplay, r.MessageID, n); err != nil {
+	if err = cl.c.queueNotification(ctx, key, msg.SenderID, imdn.KindDisplay, r.MessageID, n); err != nil {
 		return err
 	}
 	r.Answered = true
@@ -138,14 +153,14 @@ func (cl *Client) answerDisplayed(ctx context.Context, ghost networkid.UserID, m
 }
 
 // queueNotification queues n, the notification of the given kind about the contact's message mid,
-// in the conversation's outbound queue. It has no Matrix event: a notification that cannot be
-// delivered is dropped without a message status.
-func (c *Connector) queueNotification(ctx context.Context, cl *Client, ghost networkid.UserID, kind imdn.Kind, mid string, n *cpim.Message) error {
+// in the outbound queue of the conversation key. It has no Matrix event: a notification that cannot
+// be delivered is dropped without a message status.
+func (c *Connector) queueNotification(ctx context.Context, key networkid.PortalKey, ghost networkid.UserID, kind imdn.Kind, mid string, n *cpim.Message) error {
 	transID := portal.NotificationID(kind, string(ghost), mid)
 	n.Set(imdn.Namespace, imdn.Prefix, imdn.HeaderMessageID, transID)
 	_, err := c.db.Outbound.Enqueue(ctx, &database.Outbound{
 		TransID:      transID,
-		Conversation: cl.dmPortalKey(ghost).String(),
+		Conversation: conversationKey(key, portal.Domain(ghost)),
 		Domain:       portal.Domain(ghost),
 		Body:         n.Bytes(),
 		CreatedAt:    time.Now(),

@@ -25,15 +25,24 @@ var _ bridgev2.TypingHandlingNetworkAPI = (*Client)(nil)
 const typingSendTimeout = 5 * time.Second
 
 func (cl *Client) HandleMatrixTyping(ctx context.Context, msg *bridgev2.MatrixTyping) error {
+	if set, ok := portal.GroupMembers(msg.Portal.ID); ok {
+		return cl.sendGroupTyping(ctx, set, msg.IsTyping)
+	}
 	ghost := networkid.UserID(msg.Portal.ID)
-	sender, gwName, err := cl.c.router.Route(ctx, portal.Domain(ghost))
+	return cl.sendTyping(ctx, portal.Domain(ghost), []cpim.Address{{URI: portal.GhostURI(ghost)}}, nil, msg.IsTyping)
+}
+
+// sendTyping sends the user's isComposing status to the recipients to (with cc) in domain.
+func (cl *Client) sendTyping(ctx context.Context, domain string, to, cc []cpim.Address, active bool) error {
+	sender, gwName, err := cl.c.router.Route(ctx, domain)
 	if err != nil {
 		return err
 	}
-	m, err := portal.NewTyping(cpim.Address{URI: cl.uri}, cpim.Address{URI: portal.GhostURI(ghost)}, msg.IsTyping)
+	m, err := portal.NewTyping(cpim.Address{URI: cl.uri}, to[0], active)
 	if err != nil {
 		return err
 	}
+	m.To, m.Cc = to, cc
 	id := imdn.NewMessageID()
 	m.Set(imdn.Namespace, imdn.Prefix, imdn.HeaderMessageID, id)
 	ctx, cancel := context.WithTimeout(ctx, typingSendTimeout)
@@ -44,12 +53,13 @@ func (cl *Client) HandleMatrixTyping(ctx context.Context, msg *bridgev2.MatrixTy
 	return nil
 }
 
-// typing shows a contact's isComposing status in the DM with it, if that room exists.
-func (c *Connector) typing(ul *bridgev2.UserLogin, ghost networkid.UserID, timeout time.Duration) {
+// typing shows a contact's isComposing status in the room of the conversation key, if that room
+// exists.
+func (c *Connector) typing(ul *bridgev2.UserLogin, key networkid.PortalKey, ghost networkid.UserID, timeout time.Duration) {
 	ul.QueueRemoteEvent(&simplevent.Typing{
 		EventMeta: simplevent.EventMeta{
 			Type:      bridgev2.RemoteEventTyping,
-			PortalKey: ul.Client.(*Client).dmPortalKey(ghost),
+			PortalKey: key,
 			Sender:    bridgev2.EventSender{Sender: ghost},
 		},
 		Timeout: timeout,

@@ -132,10 +132,11 @@ func Subject(m *cpim.Message) string {
 	return clip(oneLine(s.Value), MaxRoomName)
 }
 
-// SetSubject makes name the only Subject of m, or removes m's Subjects if name is "".
+// SetSubject makes name, on one line and cut to MaxRoomName bytes, the only Subject of m, or
+// removes m's Subjects if name is "".
 func SetSubject(m *cpim.Message, name string) {
 	m.Subject = nil
-	if name = oneLine(name); name != "" {
+	if name = clip(oneLine(name), MaxRoomName); name != "" {
 		m.Subject = []cpim.Subject{{Value: name}}
 	}
 }
