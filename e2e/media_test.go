@@ -1,30 +1,47 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
+	"maps"
 	"mime"
+	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 	"github.com/matrix-cpim/matrix-cpim/cpim/imdn"
 	"github.com/matrix-cpim/matrix-cpim/internal/dbtest"
+	"github.com/matrix-cpim/matrix-cpim/internal/tesths"
 )
 
-// TestMedia carries an image both ways inline (docs/extensions.md §5) and checks that a file over
-// network.media.max_size is refused with 413 before it is accepted.
+// TestMedia carries files both ways (docs/extensions.md §5): an image inline; a file over
+// network.media.inline_max as a link the bridge serves (public_media), which the gateway fetches;
+// a gateway's link, which the bridge fetches before it accepts the message. Files over
+// network.media.max_size, and links that do not work, are refused before they are accepted.
 func TestMedia(t *testing.T) {
 	db := dbtest.Backends(t)[0]
 	gw := newTestGateway(t)
-	const maxSize = 4096
-	hs, b := startWithPartner(t, db, gw.srv.URL, map[string]any{"media": map[string]any{"max_size": maxSize}})
+	const inlineMax, maxSize = 1024, 4096
+	hs, b := startWithPublicMedia(t, db, gw.srv.URL, map[string]any{"media": map[string]any{
+		"inline_max": inlineMax, "max_size": maxSize, "large": "link",
+		// The gateway's file server below is on loopback, over http.
+		"fetch": map[string]any{"allow_http": true, "allow_private": []any{"127.0.0.1"}},
+	}})
 
 	alice := hs.RegisterUser(t, "alice")
 	aliceIM := "im:alice@" + hs.ServerName
@@ -85,6 +102,170 @@ func TestMedia(t *testing.T) {
 	if code, resp := post(t, b.URL+"/_cpim/v1/message", tokenIn, "message/cpim", "", big.Bytes()); code != http.StatusRequestEntityTooLarge {
 		t.Errorf("file over max_size: %d %s, want 413", code, resp)
 	}
+
+	// Outbound over inline_max: a link the gateway can fetch, after the caption.
+	large := bytes.Repeat([]byte("large file "), 200)
+	up, err = alice.UploadBytes(t.Context(), large, "application/octet-stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = alice.SendMessageEvent(t.Context(), room, event.EventMessage, &event.MessageEventContent{
+		MsgType: event.MsgFile, Body: "the large one", FileName: "large.bin", URL: up.ContentURI.CUString(),
+		Info: &event.FileInfo{MimeType: "application/octet-stream", Size: len(large)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	caption, link, inner := linkParts(t, nextCPIM(t, gw))
+	if caption != "the large one" {
+		t.Errorf("caption %q", caption)
+	}
+	_, disp, _ = mime.ParseMediaType(inner.Get("Content-Disposition"))
+	if link.params["size"] != strconv.Itoa(len(large)) || inner.Get("Content-Type") != "application/octet-stream" || inner.Get("Content-ID") == "" || disp["filename"] != "large.bin" {
+		t.Errorf("link parameters %v, encapsulated header %v", link.params, inner)
+	}
+	if got := fetch(t, link.url); !bytes.Equal(got, large) {
+		t.Errorf("the link %s gave %d bytes, want the %d sent", link.url, len(got), len(large))
+	}
+
+	// Inbound link: fetched by the bridge, uploaded by the ghost.
+	doc := bytes.Repeat([]byte("%PDF-1.7 "), 300)
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/doc.pdf" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write(doc)
+	}))
+	defer files.Close()
+	postCPIM(t, b, linkedFile(bob, aliceIM, "BOBDOC1", files.URL+"/doc.pdf", "application/pdf", "doc.pdf"))
+	file := waitMessage(t, alice, room, "file from bob", func(e *event.Event, c *event.MessageEventContent) bool {
+		return e.Sender == bobGhost && c.MsgType == event.MsgFile
+	})
+	c = file.Content.AsMessage()
+	if c.Body != "doc.pdf" || c.Info == nil || c.Info.MimeType != "application/pdf" || c.Info.Size != len(doc) {
+		t.Errorf("bob's file: body %q info %+v", c.Body, c.Info)
+	}
+	if mxc, err = c.URL.Parse(); err != nil {
+		t.Fatalf("bob's file URL %q: %v", c.URL, err)
+	}
+	if got, err = alice.DownloadBytes(t.Context(), mxc); err != nil || !bytes.Equal(got, doc) {
+		t.Errorf("downloaded %d bytes (%v), want the %d the link served", len(got), err, len(doc))
+	}
+
+	// A link that does not work is refused, with the reason.
+	dead := linkedFile(bob, aliceIM, "BOBDOC2", files.URL+"/missing.pdf", "application/pdf", "missing.pdf")
+	if code, resp := post(t, b.URL+"/_cpim/v1/message", tokenIn, "message/cpim", "", dead.Bytes()); code != http.StatusBadRequest || !strings.Contains(resp, "404") {
+		t.Errorf("dead link: %d %s, want 400 naming the 404", code, resp)
+	}
+}
+
+// startWithPublicMedia is startWithPartner with bridgev2's public media on, served at the bridge's
+// own listener.
+func startWithPublicMedia(t *testing.T, db dbtest.Backend, gwURL string, extra map[string]any) (*tesths.Server, *bridgeProc) {
+	t.Helper()
+	hs := tesths.New(t)
+	network := map[string]any{"gateways": []any{map[string]any{
+		"name": "partner", "transport": "http", "url": gwURL,
+		"token": tokenOut, "inbound_token": tokenIn, "domains": []any{"example.net"},
+	}}}
+	maps.Copy(network, extra)
+	b := setupBridge(t, hs, db, network)
+	data, err := os.ReadFile(b.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err = yaml.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg["appservice"].(map[string]any)["public_address"] = b.URL
+	cfg["public_media"] = map[string]any{"enabled": true, "signing_key": "generate", "hash_length": 32, "use_database": true, "path_prefix": "/_mautrix/publicmedia"}
+	if data, err = yaml.Marshal(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err = os.WriteFile(b.Config, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hs.Start(t, b.reg)
+	b.start(t)
+	return hs, b
+}
+
+// externalLink is a message/external-body with access-type URL as a gateway reads it.
+type externalLink struct {
+	params map[string]string
+	url    string
+}
+
+// linkParts reads an outbound message of a caption and a linked file as a gateway would, without
+// the bridge's code: the caption, the link (its URL put back together, RFC 2017 §3.1) and the
+// encapsulated header.
+func linkParts(t *testing.T, m *cpim.Message) (string, externalLink, textproto.MIMEHeader) {
+	t.Helper()
+	if m.Content.Type() != "multipart/mixed" {
+		t.Fatalf("a captioned link went out as %s", m.Content.Type())
+	}
+	r := multipart.NewReader(bytes.NewReader(m.Content.Body), m.Content.TypeParams()["boundary"])
+	var caption string
+	var link externalLink
+	var inner textproto.MIMEHeader
+	for {
+		p, err := r.NextRawPart()
+		if err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(p)
+		mt, params, err := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		if err != nil {
+			t.Fatalf("part Content-Type %q: %v", p.Header.Get("Content-Type"), err)
+		}
+		switch mt {
+		case "text/plain":
+			caption = string(body)
+		case "message/external-body":
+			if !strings.EqualFold(params["access-type"], "URL") {
+				t.Fatalf("access-type %q", params["access-type"])
+			}
+			link = externalLink{params: params, url: strings.Join(strings.Fields(params["url"]), "")}
+			if inner, err = textproto.NewReader(bufio.NewReader(bytes.NewReader(body))).ReadMIMEHeader(); err != nil {
+				t.Fatalf("encapsulated header: %v\n%s", err, body)
+			}
+		default:
+			t.Fatalf("unexpected part %s", mt)
+		}
+	}
+	if link.url == "" {
+		t.Fatalf("no message/external-body in\n%s", m.Bytes())
+	}
+	return caption, link, inner
+}
+
+// fetch gets a URL as a gateway would, without credentials.
+func fetch(t *testing.T, u string) []byte {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s %v", u, resp.Status, err)
+	}
+	return data
+}
+
+// linkedFile is a message from a gateway that links to a file (RFC 2046 §5.2.3, RFC 2017).
+func linkedFile(from cpim.Address, to, mid, link, ctype, name string) *cpim.Message {
+	m := cpim.NewText(from, cpim.Address{URI: to}, "")
+	m.Content = cpim.Content{
+		Header: []cpim.Field{{Name: "Content-Type", Value: `message/external-body; access-type=URL; URL="` + link + `"`}},
+		Body:   []byte("Content-Type: " + ctype + "\r\nContent-ID: <" + mid + "@example.net>\r\nContent-Disposition: attachment; filename=" + name + "\r\n\r\n"),
+	}
+	m.Set(imdn.Namespace, imdn.Prefix, imdn.HeaderMessageID, mid)
+	return m
 }
 
 // inlineFile is a message from a gateway that carries a file inline in base64.
