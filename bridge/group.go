@@ -80,7 +80,8 @@ func (c *Connector) groupInfo(ctx context.Context, set []networkid.UserID, sourc
 }
 
 // inboundPortal returns the portal of an inbound message as ul, one of its local recipients, sees
-// it: the DM with its sender, or its group. A group that cannot be named is refused.
+// it: the DM with its sender, or its group. A group that cannot be named is refused, and so is any
+// group when bridge.split_portals is on.
 func (c *Connector) inboundPortal(ul *bridgev2.UserLogin, m *cpim.Message, sender networkid.UserID) (networkid.PortalKey, []networkid.UserID, error) {
 	set, err := portal.Participants(m)
 	if err != nil {
@@ -88,6 +89,10 @@ func (c *Connector) inboundPortal(ul *bridgev2.UserLogin, m *cpim.Message, sende
 	}
 	if len(set) <= 2 {
 		return ul.Client.(*Client).dmPortalKey(sender), nil, nil
+	}
+	if c.Bridge.Config.SplitPortals {
+		// bridgev2 then wants a room per user, and a group is one room for all of them.
+		return networkid.PortalKey{}, nil, gateway.Refuse(http.StatusBadRequest, gateway.CodeUnsupported, "this bridge runs with split portals, which leave out group conversations; send one message per recipient")
 	}
 	id, err := portal.GroupID(set)
 	if errors.Is(err, portal.ErrGroupTooLarge) {

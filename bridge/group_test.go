@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"maunium.net/go/mautrix/bridgev2"
+	"maunium.net/go/mautrix/bridgev2/bridgeconfig"
 	bridgedb "maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/event"
@@ -20,7 +21,7 @@ import (
 
 // testLogin is the login of a local user of a bridge whose im: domain is domain.
 func testLogin(domain, user string) *bridgev2.UserLogin {
-	c := &Connector{addrs: portal.Addresses{IMDomain: domain, ServerName: domain}}
+	c := &Connector{Bridge: &bridgev2.Bridge{Config: &bridgeconfig.BridgeConfig{}}, addrs: portal.Addresses{IMDomain: domain, ServerName: domain}}
 	ul := &bridgev2.UserLogin{UserLogin: &bridgedb.UserLogin{ID: networkid.UserLoginID(user + "@" + domain)}}
 	ul.Client = &Client{c: c, login: ul, uri: "im:" + string(ul.ID)}
 	return ul
@@ -61,6 +62,13 @@ func TestInboundPortal(t *testing.T) {
 	}
 	if _, _, err = c.inboundPortal(alice, big, "bob@example.net"); !errors.As(err, &r) || r.Status != http.StatusRequestEntityTooLarge {
 		t.Errorf("120 participants: err %v, want a 413 refusal", err)
+	}
+	c.Bridge.Config.SplitPortals = true
+	if _, _, err = c.inboundPortal(alice, group, "bob@example.net"); !errors.As(err, &r) || r.Status != http.StatusBadRequest {
+		t.Errorf("group with split portals: err %v, want a 400 refusal", err)
+	}
+	if key, _, err = c.inboundPortal(alice, dm, "bob@example.net"); err != nil || key.Receiver != alice.ID {
+		t.Errorf("DM with split portals: key %v, err %v", key, err)
 	}
 }
 

@@ -21,8 +21,8 @@ const orgInboundToken = "org-to-bridge-secret"
 
 // TestGroupConversation: bob (example.net, one gateway) writes to alice and dave (Matrix users) and
 // carol (example.org, another gateway) with a Subject. The four share one room named by it; what
-// alice writes there reaches both gateways, each addressed To its own participants; replies and
-// edits work across the group.
+// alice writes there reaches both gateways, each addressed To its own participants; replies,
+// edits and renames work across the group.
 func TestGroupConversation(t *testing.T) {
 	db := dbtest.Backends(t)[0]
 	net, org := newTestGateway(t), newTestGateway(t)
@@ -152,7 +152,18 @@ func TestGroupConversation(t *testing.T) {
 		}
 	}
 
-	// 6. a group none of whose local addresses is a user is refused like a DM to nobody.
+	// 6. alice renames the room; the next message carries the new name as its Subject.
+	if _, err = alice.SendStateEvent(t.Context(), room, event.StateRoomName, "", &event.RoomNameEventContent{Name: "Beach"}); err != nil {
+		t.Fatalf("alice renames the group: %v", err)
+	}
+	sendText(t, alice, room, "bring towels")
+	for _, g := range []*testGateway{net, org} {
+		if m := nextCPIM(t, g); portal.Subject(m) != "Beach" || string(m.Content.Body) != "bring towels" {
+			t.Errorf("after the rename: Subject %q, body %q; want Beach, bring towels", portal.Subject(m), m.Content.Body)
+		}
+	}
+
+	// 7. a group none of whose local addresses is a user is refused like a DM to nobody.
 	nobody := groupMessage(bob, []string{"im:nobody-here@" + hs.ServerName}, []cpim.Address{carol}, "BOBG4", "anyone?")
 	if code, resp := post(t, b.URL+"/_cpim/v1/message", tokenIn, "message/cpim", "", nobody.Bytes()); code != http.StatusNotFound || !strings.Contains(resp, "CPIM_UNKNOWN_RECIPIENT") {
 		t.Errorf("group with no user: %d %s, want 404 CPIM_UNKNOWN_RECIPIENT", code, resp)
