@@ -31,8 +31,8 @@ const (
 type laneScheduler struct {
 	log      zerolog.Logger
 	parallel int
-	// heads reads every lane that has stored work. It is read at start, when wake fires, and
-	// every idlePoll.
+	// heads reads every lane that has stored work. It is read at start, after wake fires, and
+	// every idlePoll; after an error, again a second later.
 	heads    func(ctx context.Context) ([]laneHead, error)
 	idlePoll time.Duration
 	// step handles the oldest message of a lane, reading it from the database.
@@ -75,13 +75,13 @@ func (s *laneScheduler) run(ctx context.Context) {
 			nextRetry = at
 		}
 	}
-	scan := func() {
+	scan := func() bool {
 		heads, err := s.heads(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Err(err).Msg("Failed to read the queue")
 			}
-			return
+			return false
 		}
 		now := time.Now()
 		for _, h := range heads {
@@ -104,6 +104,7 @@ func (s *laneScheduler) run(ctx context.Context) {
 				setReady(h.lane, st)
 			}
 		}
+		return true
 	}
 	retryDue := func() {
 		now := time.Now()
@@ -135,8 +136,22 @@ func (s *laneScheduler) run(ctx context.Context) {
 
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	scan()
+	// A scan reads every lane with work, which costs in proportion to the backlog, and every
+	// stored message wakes the scheduler. Scans are therefore spaced by scanSpacing times their
+	// own duration: when the queue is short a new message is seen at once, when it is long (and
+	// the slots are busy anyway) scanning takes at most a fifth of one core.
+	const scanSpacing = 4
+	scanPending := true
+	var lastScan, nextScan time.Time
 	for {
+		if now := time.Now(); scanPending && !now.Before(nextScan) {
+			ok := scan()
+			lastScan, scanPending = time.Now(), !ok
+			nextScan = lastScan.Add(scanSpacing * lastScan.Sub(now))
+			if !ok {
+				nextScan = lastScan.Add(time.Second)
+			}
+		}
 		for running < s.parallel && len(ready) > 0 {
 			lane := ready[0]
 			ready = ready[1:]
@@ -151,11 +166,14 @@ func (s *laneScheduler) run(ctx context.Context) {
 		if len(ready) == 0 {
 			ready = nil // let the backing array go after a burst
 		}
-		wait := s.idlePoll
-		if !nextRetry.IsZero() {
-			wait = min(wait, time.Until(nextRetry))
+		wake := lastScan.Add(s.idlePoll)
+		if scanPending {
+			wake = nextScan
 		}
-		timer.Reset(wait)
+		if !nextRetry.IsZero() && nextRetry.Before(wake) {
+			wake = nextRetry
+		}
+		timer.Reset(time.Until(wake))
 		select {
 		case <-ctx.Done():
 			for ; running > 0; running-- {
@@ -165,12 +183,14 @@ func (s *laneScheduler) run(ctx context.Context) {
 		case d := <-done:
 			finish(d)
 		case <-s.wake:
-			scan()
+			scanPending = true
 		case <-timer.C:
-			if !nextRetry.IsZero() && !nextRetry.After(time.Now()) {
+			now := time.Now()
+			if !nextRetry.IsZero() && !nextRetry.After(now) {
 				retryDue()
-			} else {
-				scan()
+			}
+			if !now.Before(lastScan.Add(s.idlePoll)) {
+				scanPending = true
 			}
 		}
 	}

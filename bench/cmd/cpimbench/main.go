@@ -78,7 +78,7 @@ func main() {
 	flag.IntVar(&o.profileSecs, "profile", 10, "seconds of CPU profile in an extra, unreported run (0 skips it)")
 	flag.StringVar(&o.logLevel, "log-level", "", "logging.min_level of both bridges (default: the example config's)")
 	flag.IntVar(&o.dbOpen, "db-max-open", 0, "database.max_open_conns of both bridges (default: the example config's)")
-	flag.IntVar(&o.dbIdle, "db-max-idle", 0, "database.max_idle_conns of both bridges (default: the example config's)")
+	flag.IntVar(&o.dbIdle, "db-max-idle", 5, "database.max_idle_conns of both bridges (0: the example config's 1, with which concurrent work keeps closing and reopening SQLite connections)")
 	flag.Var(&o.env, "env", "KEY=VALUE added to both bridges' environment, such as GOGC=50 (repeatable)")
 	flag.DurationVar(&o.phaseTimeout, "phase-timeout", 10*time.Minute, "bound on sending one phase's messages")
 	flag.DurationVar(&o.settleTime, "settle", 5*time.Second, "idle time before reading the memory figures")

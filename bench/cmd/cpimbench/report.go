@@ -68,6 +68,9 @@ func (r *results) markdown(o *options) string {
 	var b strings.Builder
 	m := r.Machine
 	fmt.Fprintf(&b, "Machine: %s CPUs (%s), %s KiB RAM, Linux %s, %s, %s.\n\n", m["cpus"], m["cpu"], m["memory_kib"], m["kernel"], m["go"], m["date"])
+	if o.dbOpen > 0 || o.dbIdle > 0 || len(o.env) > 0 {
+		fmt.Fprintf(&b, "Both bridges ran with database.max_open_conns %s, max_idle_conns %s, environment %q.\n\n", orDefault(o.dbOpen), orDefault(o.dbIdle), []string(o.env))
+	}
 	if o.baselineIsCPIM {
 		b.WriteString("The baseline column is another build of matrix-cpim (-baseline-is-cpim), not the bridgev2 floor.\n\n")
 	}
@@ -112,4 +115,12 @@ func (r *results) markdown(o *options) string {
 		b.WriteString(harness.Table([]harness.Run{d[harness.Ours]}, []harness.Run{d[harness.Baseline]}))
 	}
 	return b.String()
+}
+
+// orDefault shows a count option, 0 being the example config's value.
+func orDefault(n int) string {
+	if n == 0 {
+		return "as in the example config"
+	}
+	return fmt.Sprint(n)
 }

@@ -31,6 +31,13 @@ func TestMarkdownMemoryTable(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
 	}
+	if strings.Contains(md, "Both bridges ran with") {
+		t.Errorf("settings line without any setting:\n%s", md)
+	}
+	md = r.markdown(&options{runs: 1, dbIdle: 5})
+	if want := "Both bridges ran with database.max_open_conns as in the example config, max_idle_conns 5"; !strings.Contains(md, want) {
+		t.Errorf("report lacks %q:\n%s", want, md)
+	}
 	r.Variants["baseline"].Memory = nil
 	if md := r.markdown(&options{runs: 1}); strings.Contains(md, "RSS") {
 		t.Errorf("memory table without the baseline's figures:\n%s", md)
