@@ -87,9 +87,11 @@ func OutgoingMedia(content *event.MessageEventContent, data []byte) *Media {
 // multipart/mixed (RFC 2046 §5.1.3). The file's Content-Disposition filename follows RFC 2183, a
 // non-ASCII name in RFC 2231 form.
 func (md *Media) Content() cpim.Content {
-	file := md.inline()
+	var file cpim.Content
 	if md.URL != "" {
 		file = md.link()
+	} else {
+		file = md.inline()
 	}
 	if md.Caption == "" {
 		return file
@@ -146,6 +148,9 @@ func (md *Media) link() cpim.Content {
 	host := "matrix-cpim.invalid"
 	if pu, err := url.Parse(md.URL); err == nil && pu.Hostname() != "" {
 		host = pu.Hostname()
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]" // an IPv6 literal (RFC 5322 §3.6.4 no-fold-literal)
+		}
 	}
 	inner := md.withDisposition([]cpim.Field{
 		{Name: "Content-Type", Value: md.MimeType},

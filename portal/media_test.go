@@ -1,8 +1,10 @@
 package portal
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"net/textproto"
 	"strings"
 	"testing"
 
@@ -289,4 +291,26 @@ func FuzzIncomingMedia(f *testing.F) {
 			t.Errorf("link %+v", md)
 		}
 	})
+}
+
+func TestLinkContentID(t *testing.T) {
+	for link, want := range map[string]string{
+		"https://bridge.example.org/f": "@bridge.example.org>",
+		"https://[2001:db8::1]:8443/f": "@[2001:db8::1]>",
+	} {
+		c := (&Media{URL: link, MimeType: "image/png"}).Content()
+		if id := mustHeader(t, c.Body).Get("Content-ID"); !strings.HasPrefix(id, "<") || !strings.HasSuffix(id, want) {
+			t.Errorf("%s: Content-ID %q, want one ending in %q", link, id, want)
+		}
+	}
+}
+
+// mustHeader reads the encapsulated header of a message/external-body.
+func mustHeader(t *testing.T, body []byte) textproto.MIMEHeader {
+	t.Helper()
+	h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(body))).ReadMIMEHeader()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
 }
