@@ -155,3 +155,40 @@ func TestGroupCapabilities(t *testing.T) {
 		t.Errorf("group capabilities lack what groups carry: %+v", group)
 	}
 }
+
+// TestWireIDInGroups: in a group a Matrix user can answer a message of another Matrix user, which
+// goes by its own ID, as well as a contact's, which goes by the Message-ID the contact gave it.
+func TestWireIDInGroups(t *testing.T) {
+	cl := testLogin("hs.example", "alice").Client.(*Client)
+	for _, tc := range []struct {
+		id     networkid.MessageID
+		sender networkid.UserID
+		want   string
+	}{
+		{"$mine", "alice@hs.example", "$mine"},
+		{"$daves", "dave@hs.example", "$daves"},
+		{"bob@example.net/BOB1", "bob@example.net", "BOB1"},
+		{"gateway-key-1", "bob@example.net", ""},
+	} {
+		if got := cl.wireID(&bridgedb.Message{ID: tc.id, SenderID: tc.sender}); got != tc.want {
+			t.Errorf("wireID(%s from %s) = %q, want %q", tc.id, tc.sender, got, tc.want)
+		}
+	}
+}
+
+func TestInGroup(t *testing.T) {
+	group := networkid.PortalKey{ID: "group:alice@hs.example bob@example.net carol@example.org"}
+	for _, tc := range []struct {
+		key  networkid.PortalKey
+		who  networkid.UserID
+		want bool
+	}{
+		{group, "carol@example.org", true},
+		{group, "erin@example.org", false},
+		{networkid.PortalKey{ID: "carol@example.org", Receiver: "alice@hs.example"}, "carol@example.org", false},
+	} {
+		if got := inGroup(tc.key, tc.who); got != tc.want {
+			t.Errorf("inGroup(%v, %s) = %v, want %v", tc.key, tc.who, got, tc.want)
+		}
+	}
+}
