@@ -15,7 +15,7 @@ import (
 // while the other conversations go on, up to inboundParallel at a time.
 
 const (
-	inboundParallel   = 16
+	inboundParallel   = 8
 	inboundIdlePoll   = 30 * time.Second
 	inboundRetryPause = 5 * time.Second
 )
@@ -57,8 +57,10 @@ func (c *Connector) deliveryLoop(ctx context.Context) {
 		},
 		idlePoll: inboundIdlePoll,
 		step:     c.deliveryStep,
+		news:     make(chan string, newsBuffer),
 		wake:     c.wake,
 	}
+	c.db.Inbound.OnStored(s.notify)
 	s.run(ctx)
 }
 

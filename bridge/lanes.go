@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -37,7 +38,24 @@ type laneScheduler struct {
 	idlePoll time.Duration
 	// step handles the oldest message of a lane, reading it from the database.
 	step func(ctx context.Context, lane string) (laneStep, time.Time)
-	wake <-chan struct{}
+	// news carries the lane of each message as it is stored (see notify). A wake with news
+	// missed makes the scheduler read heads.
+	news   chan string
+	missed atomic.Bool
+	wake   <-chan struct{}
+}
+
+// newsBuffer is how many stored messages the scheduler may be behind before it falls back to
+// reading heads.
+const newsBuffer = 4096
+
+// notify tells the scheduler that a message of lane was stored. It never blocks.
+func (s *laneScheduler) notify(lane string) {
+	select {
+	case s.news <- lane:
+	default:
+		s.missed.Store(true)
+	}
 }
 
 // laneState is what the scheduler knows of a lane that is not idle.
@@ -75,6 +93,27 @@ func (s *laneScheduler) run(ctx context.Context) {
 			nextRetry = at
 		}
 	}
+	// found takes note of a lane with work.
+	found := func(h laneHead, now time.Time) {
+		st := lanes[h.lane]
+		if st == nil {
+			st = &laneState{}
+			lanes[h.lane] = st
+		}
+		due := h.due
+		if st.waitFor.After(due) {
+			due = st.waitFor
+		}
+		switch {
+		case st.running:
+			st.dirty = true
+		case st.queued:
+		case due.After(now):
+			setWaiting(h.lane, st, due)
+		default:
+			setReady(h.lane, st)
+		}
+	}
 	scan := func() bool {
 		heads, err := s.heads(ctx)
 		if err != nil {
@@ -85,24 +124,7 @@ func (s *laneScheduler) run(ctx context.Context) {
 		}
 		now := time.Now()
 		for _, h := range heads {
-			st := lanes[h.lane]
-			if st == nil {
-				st = &laneState{}
-				lanes[h.lane] = st
-			}
-			due := h.due
-			if st.waitFor.After(due) {
-				due = st.waitFor
-			}
-			switch {
-			case st.running:
-				st.dirty = true
-			case st.queued:
-			case due.After(now):
-				setWaiting(h.lane, st, due)
-			default:
-				setReady(h.lane, st)
-			}
+			found(h, now)
 		}
 		return true
 	}
@@ -136,10 +158,10 @@ func (s *laneScheduler) run(ctx context.Context) {
 
 	timer := time.NewTimer(0)
 	defer timer.Stop()
-	// A scan reads every lane with work, which costs in proportion to the backlog, and every
-	// stored message wakes the scheduler. Scans are therefore spaced by scanSpacing times their
-	// own duration: when the queue is short a new message is seen at once, when it is long (and
-	// the slots are busy anyway) scanning takes at most a fifth of one core.
+	// A scan reads every lane with work, which costs in proportion to the backlog. New messages
+	// come as news, so scans are needed only at start, when news was missed, after a failed scan
+	// and every idlePoll; they are spaced by scanSpacing times their own duration so that a long
+	// backlog cannot make scanning take more than a fifth of one core.
 	const scanSpacing = 4
 	scanPending := true
 	var lastScan, nextScan time.Time
@@ -182,8 +204,12 @@ func (s *laneScheduler) run(ctx context.Context) {
 			return
 		case d := <-done:
 			finish(d)
+		case lane := <-s.news:
+			found(laneHead{lane: lane}, time.Now())
 		case <-s.wake:
-			scanPending = true
+			if s.missed.Swap(false) {
+				scanPending = true
+			}
 		case <-timer.C:
 			now := time.Now()
 			if !nextRetry.IsZero() && !nextRetry.After(now) {

@@ -21,7 +21,7 @@ import (
 // sends at a time. A gateway that is down therefore delays only its own conversations.
 
 const (
-	outboundParallel = 32
+	outboundParallel = 8
 	outboundIdlePoll = 30 * time.Second
 )
 
@@ -46,8 +46,10 @@ func (c *Connector) outboundLoop(ctx context.Context) {
 		},
 		idlePoll: outboundIdlePoll,
 		step:     c.outboundStep,
+		news:     make(chan string, newsBuffer),
 		wake:     c.outboundWake,
 	}
+	c.db.Outbound.OnQueued(s.notify)
 	s.run(ctx)
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.mau.fi/util/dbutil"
@@ -30,7 +31,12 @@ type Inbound struct {
 type InboundQuery struct {
 	db       *dbutil.Database
 	bridgeID string
+	stored   atomic.Pointer[func(lane string)]
 }
+
+// OnStored makes Insert call f with the lane of every new message it stores, once stored, so that
+// the delivery worker learns of new messages without reading all pending ones.
+func (q *InboundQuery) OnStored(f func(lane string)) { q.stored.Store(&f) }
 
 const (
 	insertInboundQuery = `
@@ -72,6 +78,9 @@ func (q *InboundQuery) Insert(ctx context.Context, in *Inbound) (bool, error) {
 	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("store inbound message: %w", err)
+	}
+	if f := q.stored.Load(); f != nil && n == 1 {
+		(*f)(in.Lane)
 	}
 	return n == 1, nil
 }

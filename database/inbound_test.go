@@ -15,6 +15,9 @@ func TestInboundIdempotentInsert(t *testing.T) {
 		ctx := context.Background()
 		now := time.UnixMilli(time.Now().UnixMilli())
 		first := &database.Inbound{Gateway: "gw", Key: "k1", Recipient: "@alice:hs", Body: []byte("first\x00\xff"), ReceivedAt: now}
+		var stored []string
+		db.Inbound.OnStored(func(lane string) { stored = append(stored, lane) })
+		first.Lane = "lane-1"
 		ok, err := db.Inbound.Insert(ctx, first)
 		if err != nil || !ok {
 			t.Fatalf("first insert: inserted=%v err=%v", ok, err)
@@ -31,11 +34,14 @@ func TestInboundIdempotentInsert(t *testing.T) {
 		if ok, err = db.Inbound.Insert(ctx, &other); err != nil || !ok {
 			t.Fatalf("other gateway insert: inserted=%v err=%v", ok, err)
 		}
+		if !slices.Equal(stored, []string{"lane-1", "lane-1"}) {
+			t.Errorf("OnStored saw %q, want lane-1 for the first insert and the other gateway's, not the retry", stored)
+		}
 		got, err := db.Inbound.Get(ctx, "gw", "k1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(got.Body, first.Body) || got.Recipient != first.Recipient || !got.ReceivedAt.Equal(now) || !got.DeliveredAt.IsZero() {
+		if !bytes.Equal(got.Body, first.Body) || got.Recipient != first.Recipient || got.Lane != "lane-1" || !got.ReceivedAt.Equal(now) || !got.DeliveredAt.IsZero() {
 			t.Fatalf("stored %+v, want the first copy %+v", got, first)
 		}
 		if missing, err := db.Inbound.Get(ctx, "gw", "nope"); missing != nil || err != nil {

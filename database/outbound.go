@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"go.mau.fi/util/dbutil"
@@ -32,7 +33,12 @@ type Outbound struct {
 type OutboundQuery struct {
 	db       *dbutil.Database
 	bridgeID string
+	queued   atomic.Pointer[func(conversation string)]
 }
+
+// OnQueued makes Enqueue call f with the conversation of every message it stores, once stored, so
+// that the worker learns of new messages without reading the whole queue.
+func (q *OutboundQuery) OnQueued(f func(conversation string)) { q.queued.Store(&f) }
 
 const (
 	outboundColumns      = `seq, trans_id, conversation, domain, body, room_id, event_id, sender, event_type, msg_type, created_at, attempts, next_attempt_at, last_error`
@@ -66,7 +72,13 @@ func (q *OutboundQuery) Enqueue(ctx context.Context, o *Outbound) (bool, error) 
 		return false, fmt.Errorf("queue outbound message: %w", err)
 	}
 	n, err := res.RowsAffected()
-	return n == 1, err
+	if err != nil {
+		return false, fmt.Errorf("queue outbound message: %w", err)
+	}
+	if f := q.queued.Load(); f != nil && n == 1 {
+		(*f)(o.Conversation)
+	}
+	return n == 1, nil
 }
 
 // OutboundHead says when the oldest queued message of a conversation is due.

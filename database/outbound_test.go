@@ -30,9 +30,21 @@ func TestOutboundQueueOrder(t *testing.T) {
 				t.Fatalf("enqueue %d: %v %v", i, ok, err)
 			}
 		}
-		// The homeserver sending an event again must not queue it twice.
+		// The homeserver sending an event again must not queue it twice, nor tell the worker.
+		var queued []string
+		db.Outbound.OnQueued(func(conv string) { queued = append(queued, conv) })
 		if ok, err := db.Outbound.Enqueue(ctx, outbound("a1", "conv-a", t0)); err != nil || ok {
 			t.Fatalf("duplicate enqueue = %v, %v; want false, nil", ok, err)
+		}
+		if ok, err := db.Outbound.Enqueue(ctx, outbound("c1", "conv-c", t0)); err != nil || !ok {
+			t.Fatalf("enqueue c1: %v %v", ok, err)
+		}
+		if !slices.Equal(queued, []string{"conv-c"}) {
+			t.Fatalf("OnQueued saw %q, want only conv-c", queued)
+		}
+		c1, _ := db.Outbound.Head(ctx, "conv-c")
+		if err := db.Outbound.Delete(ctx, c1.Seq); err != nil {
+			t.Fatal(err)
 		}
 		if heads := headsOf(t, db); heads != "conv-a:a1 conv-b:b1" {
 			t.Fatalf("heads = %q, want the oldest of each conversation: a1 b1", heads)
