@@ -250,7 +250,10 @@ type GoMemory struct {
 	HeapInuse  int64
 	StackInuse int64
 	Sys        int64 // everything the runtime got from the OS
-	Goroutines int64
+	// HeapReleased is the part of Sys the runtime gave back to the OS: Sys − HeapReleased is what
+	// the Go runtime holds of the RSS, the rest is the binary, cgo (SQLite) and libc.
+	HeapReleased int64
+	Goroutines   int64
 }
 
 // GoMemory forces a garbage collection in the bridge and reads its runtime statistics, through
@@ -283,7 +286,7 @@ func (b *Bridge) GoMemory(ctx context.Context) (GoMemory, error) {
 // a debug=1 goroutine profile.
 func parseGoMemory(heap, goroutines []byte) (GoMemory, error) {
 	var m GoMemory
-	fields := map[string]*int64{"HeapAlloc": &m.HeapAlloc, "HeapInuse": &m.HeapInuse, "Stack": &m.StackInuse, "Sys": &m.Sys}
+	fields := map[string]*int64{"HeapAlloc": &m.HeapAlloc, "HeapInuse": &m.HeapInuse, "Stack": &m.StackInuse, "Sys": &m.Sys, "HeapReleased": &m.HeapReleased}
 	found := 0
 	for line := range strings.Lines(string(heap)) {
 		name, value, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "# "), " = ")

@@ -96,6 +96,7 @@ func (r *results) markdown(o *options) string {
 			{fmt.Sprintf("goroutines (count), %d idle portals", ours.Portals), float64(ours.WithPortals.Go.Goroutines), float64(base.WithPortals.Go.Goroutines)},
 			{fmt.Sprintf("RSS, after %d messages", ours.Messages), mib(ours.AfterMsgs.RSS), mib(base.AfterMsgs.RSS)},
 			{fmt.Sprintf("Go live heap, after %d messages", ours.Messages), mib(ours.AfterMsgs.Go.HeapAlloc >> 10), mib(base.AfterMsgs.Go.HeapAlloc >> 10)},
+			{fmt.Sprintf("Go runtime's share of RSS (Sys − HeapReleased), after %d messages", ours.Messages), mib(goHeld(ours.AfterMsgs.Go) >> 10), mib(goHeld(base.AfterMsgs.Go) >> 10)},
 			{"RSS peak (VmHWM)", mib(ours.AfterMsgs.Peak), mib(base.AfterMsgs.Peak)},
 		} {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row.name, harness.Num(row.ours), harness.Num(row.base), harness.Compare(row.ours, row.base, false))
@@ -124,3 +125,7 @@ func orDefault(n int) string {
 	}
 	return fmt.Sprint(n)
 }
+
+// goHeld is the memory the Go runtime holds of the RSS, at most: what it got from the OS less what
+// it returned.
+func goHeld(m harness.GoMemory) int64 { return m.Sys - m.HeapReleased }

@@ -10,7 +10,7 @@ import (
 func TestMarkdownMemoryTable(t *testing.T) {
 	mem := func(mib int64) *Memory {
 		reading := func(rss int64) MemReading {
-			return MemReading{Memory: harness.Memory{RSS: rss << 10, Peak: 3 * mib << 10}, Go: harness.GoMemory{HeapAlloc: mib << 19, Goroutines: 100 + mib}}
+			return MemReading{Memory: harness.Memory{RSS: rss << 10, Peak: 3 * mib << 10}, Go: harness.GoMemory{HeapAlloc: mib << 19, Sys: mib << 20, HeapReleased: mib << 19, Goroutines: 100 + mib}}
 		}
 		return &Memory{Portals: 100, Messages: 1000, Started: reading(10), WithPortals: reading(mib), AfterMsgs: reading(2 * mib)}
 	}
@@ -25,6 +25,7 @@ func TestMarkdownMemoryTable(t *testing.T) {
 		"| Go live heap, 100 idle portals | 20.0 | 10.0 | +10.00 (2.00×) |",
 		"| goroutines (count), 100 idle portals | 140 | 120 | +20.00 (1.17×) |",
 		"| RSS peak (VmHWM) | 120 | 60.0 | +60.00 (2.00×) |",
+		"| Go runtime's share of RSS (Sys − HeapReleased), after 1000 messages | 20.0 | 10.0 | +10.00 (2.00×) |",
 		"| figure | matrix-cpim | baseline |",
 	} {
 		if !strings.Contains(md, want) {
