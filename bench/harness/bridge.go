@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,6 +15,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 	"maunium.net/go/mautrix/appservice"
+
+	"github.com/matrix-cpim/matrix-cpim/internal/devbridge"
 )
 
 // BridgeOptions say how to configure and run a bridgev2 bridge binary (matrix-cpim or the
@@ -61,7 +62,7 @@ const (
 
 // SetupBridge writes the config and registration; the bridge is not started.
 func SetupBridge(ctx context.Context, o BridgeOptions) (*Bridge, error) {
-	port, err := freePort()
+	port, err := devbridge.FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -82,30 +83,30 @@ func SetupBridge(ctx context.Context, o BridgeOptions) (*Bridge, error) {
 	if err = yaml.Unmarshal(data, &cfg); err != nil {
 		return nil, fmt.Errorf("%s: %w", b.cfgPath, err)
 	}
-	Set(cfg, o.Homeserver, "homeserver", "address")
-	Set(cfg, o.ServerName, "homeserver", "domain")
-	Set(cfg, b.URL, "appservice", "address")
-	Set(cfg, "127.0.0.1", "appservice", "hostname")
-	Set(cfg, port, "appservice", "port")
-	Set(cfg, "sqlite3-fk-wal", "database", "type")
-	Set(cfg, "file:"+filepath.Join(o.Dir, "bridge.db")+"?_txlock=immediate", "database", "uri")
-	Set(cfg, map[string]any{"*": "relay", o.ServerName: "user"}, "bridge", "permissions")
-	Set(cfg, []any{map[string]any{"type": "file", "format": "json", "filename": filepath.Join(o.Dir, "bridge.log")}}, "logging", "writers")
+	devbridge.Set(cfg, o.Homeserver, "homeserver", "address")
+	devbridge.Set(cfg, o.ServerName, "homeserver", "domain")
+	devbridge.Set(cfg, b.URL, "appservice", "address")
+	devbridge.Set(cfg, "127.0.0.1", "appservice", "hostname")
+	devbridge.Set(cfg, port, "appservice", "port")
+	devbridge.Set(cfg, "sqlite3-fk-wal", "database", "type")
+	devbridge.Set(cfg, "file:"+filepath.Join(o.Dir, "bridge.db")+"?_txlock=immediate", "database", "uri")
+	devbridge.Set(cfg, map[string]any{"*": "relay", o.ServerName: "user"}, "bridge", "permissions")
+	devbridge.Set(cfg, []any{map[string]any{"type": "file", "format": "json", "filename": filepath.Join(o.Dir, "bridge.log")}}, "logging", "writers")
 	if o.MaxOpenConns > 0 {
-		Set(cfg, o.MaxOpenConns, "database", "max_open_conns")
+		devbridge.Set(cfg, o.MaxOpenConns, "database", "max_open_conns")
 	}
 	if o.MaxIdleConns > 0 {
-		Set(cfg, o.MaxIdleConns, "database", "max_idle_conns")
+		devbridge.Set(cfg, o.MaxIdleConns, "database", "max_idle_conns")
 	}
 	if o.LogLevel != "" {
-		Set(cfg, o.LogLevel, "logging", "min_level")
+		devbridge.Set(cfg, o.LogLevel, "logging", "min_level")
 	}
 	if o.DebugSecret != "" {
-		Set(cfg, o.DebugSecret, "provisioning", "shared_secret")
-		Set(cfg, true, "provisioning", "debug_endpoints")
+		devbridge.Set(cfg, o.DebugSecret, "provisioning", "shared_secret")
+		devbridge.Set(cfg, true, "provisioning", "debug_endpoints")
 	}
 	for k, v := range o.Network {
-		Set(cfg, v, "network", k)
+		devbridge.Set(cfg, v, "network", k)
 	}
 	if data, err = yaml.Marshal(cfg); err != nil {
 		return nil, err
@@ -209,28 +210,6 @@ func (b *Bridge) Profile(ctx context.Context, name, query, dst string) error {
 		return err
 	}
 	return f.Close()
-}
-
-// Set assigns cfg[path[0]][path[1]]… = v, creating maps on the way.
-func Set(cfg map[string]any, v any, path ...string) {
-	for _, k := range path[:len(path)-1] {
-		next, ok := cfg[k].(map[string]any)
-		if !ok {
-			next = map[string]any{}
-			cfg[k] = next
-		}
-		cfg = next
-	}
-	cfg[path[len(path)-1]] = v
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func runTool(ctx context.Context, dir, name string, args ...string) error {

@@ -1,24 +1,6 @@
 package harness
 
-import (
-	"reflect"
-	"testing"
-)
-
-func TestSet(t *testing.T) {
-	cfg := map[string]any{"a": map[string]any{"keep": 1}, "b": "scalar"}
-	Set(cfg, 2, "a", "new")
-	Set(cfg, 3, "b", "c", "d")
-	Set(cfg, 4, "top")
-	want := map[string]any{
-		"a":   map[string]any{"keep": 1, "new": 2},
-		"b":   map[string]any{"c": map[string]any{"d": 3}},
-		"top": 4,
-	}
-	if !reflect.DeepEqual(cfg, want) {
-		t.Errorf("Set gave %v, want %v", cfg, want)
-	}
-}
+import "testing"
 
 func TestParseGoMemory(t *testing.T) {
 	heap := []byte("heap profile: 1: 2 [3: 4] @ heap/1048576\n\n# runtime.MemStats\n# Alloc = 10\n# Sys = 5000\n# HeapAlloc = 1234\n# HeapSys = 4000\n# HeapInuse = 2048\n# HeapReleased = 512\n# Stack = 768 / 1024\n# NumGC = 7\n")

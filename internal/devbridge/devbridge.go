@@ -63,17 +63,17 @@ func Setup(binary, dir string, hs Homeserver, dbType, dbURI string, network map[
 	if err = readYAML(b.Config, &cfg); err != nil {
 		return nil, err
 	}
-	set(cfg, hs.URL, "homeserver", "address")
-	set(cfg, hs.ServerName, "homeserver", "domain")
-	set(cfg, b.URL, "appservice", "address")
-	set(cfg, "127.0.0.1", "appservice", "hostname")
-	set(cfg, port, "appservice", "port")
-	set(cfg, dbType, "database", "type")
-	set(cfg, dbURI, "database", "uri")
-	set(cfg, map[string]any{"*": "relay", hs.ServerName: "user"}, "bridge", "permissions")
-	set(cfg, []any{map[string]any{"type": "file", "format": "json", "filename": b.Log}}, "logging", "writers")
+	Set(cfg, hs.URL, "homeserver", "address")
+	Set(cfg, hs.ServerName, "homeserver", "domain")
+	Set(cfg, b.URL, "appservice", "address")
+	Set(cfg, "127.0.0.1", "appservice", "hostname")
+	Set(cfg, port, "appservice", "port")
+	Set(cfg, dbType, "database", "type")
+	Set(cfg, dbURI, "database", "uri")
+	Set(cfg, map[string]any{"*": "relay", hs.ServerName: "user"}, "bridge", "permissions")
+	Set(cfg, []any{map[string]any{"type": "file", "format": "json", "filename": b.Log}}, "logging", "writers")
 	for k, v := range network {
-		set(cfg, v, "network", k)
+		Set(cfg, v, "network", k)
 	}
 	if err = writeYAML(b.Config, cfg); err != nil {
 		return nil, err
@@ -186,8 +186,8 @@ func writeYAML(path string, v any) error {
 	return os.WriteFile(path, data, 0o600)
 }
 
-// set assigns cfg[path[0]][path[1]]… = v, creating maps on the way.
-func set(cfg map[string]any, v any, path ...string) {
+// Set assigns cfg[path[0]][path[1]]… = v, creating maps on the way.
+func Set(cfg map[string]any, v any, path ...string) {
 	for _, k := range path[:len(path)-1] {
 		next, ok := cfg[k].(map[string]any)
 		if !ok {

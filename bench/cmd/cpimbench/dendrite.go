@@ -2,74 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 
 	"github.com/matrix-cpim/matrix-cpim/bench/harness"
+	"github.com/matrix-cpim/matrix-cpim/internal/devbridge"
 	"github.com/matrix-cpim/matrix-cpim/internal/tesths"
 )
-
-// session is what package tesths needs of its caller (tesths.T), for a run outside go test:
-// Fatalf panics with a fatal that runSession turns into an error, and the cleanups run, last
-// first, when the session ends.
-type session struct {
-	ctx      context.Context
-	dir      string
-	cleanups []func()
-	failed   bool
-	tmp      int
-}
-
-type fatal struct{ msg string }
-
-func (s *session) Helper()                         {}
-func (s *session) Logf(format string, args ...any) { fmt.Printf("   "+format+"\n", args...) }
-func (s *session) Cleanup(f func())                { s.cleanups = append(s.cleanups, f) }
-func (s *session) Context() context.Context        { return s.ctx }
-func (s *session) Failed() bool                    { return s.failed }
-
-func (s *session) Fatalf(format string, args ...any) {
-	s.failed = true
-	panic(fatal{fmt.Sprintf(format, args...)})
-}
-
-func (s *session) TempDir() string {
-	s.tmp++
-	d := filepath.Join(s.dir, fmt.Sprintf("tmp%d", s.tmp))
-	if err := os.MkdirAll(d, 0o700); err != nil {
-		s.Fatalf("%v", err)
-	}
-	return d
-}
-
-// runSession runs f with a session whose files go under dir.
-func runSession(ctx context.Context, dir string, f func(*session) error) (err error) {
-	s := &session{ctx: ctx, dir: dir}
-	defer func() {
-		for i := len(s.cleanups) - 1; i >= 0; i-- {
-			s.cleanups[i]()
-		}
-	}()
-	defer func() {
-		if r := recover(); r != nil {
-			f, ok := r.(fatal)
-			if !ok {
-				panic(r)
-			}
-			err = errors.New(f.msg)
-		}
-	}()
-	if err = f(s); err != nil {
-		s.failed = true // tesths prints the homeserver's log
-	}
-	return err
-}
 
 // dendriteRun measures v end to end with a real Dendrite (package tesths): gateways post to the
 // bridge, and a message has arrived when Dendrite pushes the ghost's event to an observer
@@ -81,7 +24,7 @@ func dendriteRun(ctx context.Context, v harness.Variant, o *options) (harness.Ru
 		return nil, err
 	}
 	run := harness.Run{}
-	err = runSession(ctx, dir, func(s *session) error {
+	err = devbridge.RunSession(ctx, dir, "   ", func(s *devbridge.Session) error {
 		hs := tesths.New(s)
 		topo := harness.Topology{ServerName: hs.ServerName, Users: o.dUsers, Ghosts: o.dGhosts, Gateways: o.gateways}
 		gw, err := harness.StartGateway()

@@ -1,4 +1,4 @@
-package main
+package devbridge
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 
 func TestRunSession(t *testing.T) {
 	var order []string
-	err := runSession(context.Background(), t.TempDir(), func(s *session) error {
+	err := RunSession(context.Background(), t.TempDir(), "", func(s *Session) error {
 		s.Cleanup(func() { order = append(order, "first") })
 		s.Cleanup(func() { order = append(order, "second") })
 		if fi, err := os.Stat(s.TempDir()); err != nil || !fi.IsDir() {
@@ -24,7 +24,7 @@ func TestRunSession(t *testing.T) {
 		return nil
 	})
 	if err == nil || err.Error() != "homeserver gone" {
-		t.Errorf("runSession = %v, want the Fatalf message", err)
+		t.Errorf("RunSession = %v, want the Fatalf message", err)
 	}
 	if strings.Join(order, ",") != "second,first" {
 		t.Errorf("cleanups ran %v, want last first", order)
@@ -32,28 +32,11 @@ func TestRunSession(t *testing.T) {
 
 	want := errors.New("phase failed")
 	var failed bool
-	err = runSession(context.Background(), t.TempDir(), func(s *session) error {
+	err = RunSession(context.Background(), t.TempDir(), "", func(s *Session) error {
 		s.Cleanup(func() { failed = s.Failed() })
 		return want
 	})
 	if !errors.Is(err, want) || !failed {
-		t.Errorf("runSession = %v, Failed() in cleanup = %v; want the error and true", err, failed)
-	}
-}
-
-func TestEnvFlag(t *testing.T) {
-	var e envFlag
-	for _, v := range []string{"GOGC=50", "GOMEMLIMIT=64MiB"} {
-		if err := e.Set(v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if e.String() != "GOGC=50 GOMEMLIMIT=64MiB" {
-		t.Errorf("envFlag = %q", e.String())
-	}
-	for _, bad := range []string{"GOGC", "=1", ""} {
-		if err := e.Set(bad); err == nil {
-			t.Errorf("Set(%q) succeeded", bad)
-		}
+		t.Errorf("RunSession = %v, Failed() in cleanup = %v; want the error and true", err, failed)
 	}
 }
