@@ -4,7 +4,7 @@
 # the baseline against the stand-in homeserver (throughput, latency, memory, CPU profiles), then
 # both end to end with a real Dendrite.
 #
-#   bench/run.sh                  full sizes: about 45 minutes on a 2-core machine
+#   bench/run.sh                  full sizes: about 30 minutes on a 2-core machine
 #   bench/run.sh --quick          small sizes, one run: about 6 minutes
 #   bench/run.sh --no-dendrite    skip the Dendrite run (and its ~5 minute install)
 #   bench/run.sh -- -runs 5 …     anything after -- goes to cpimbench (see cpimbench -h)
