@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of matrix-cpim on a Debian machine, installing what the tests need first:
-# sipp and PostgreSQL from Debian, a Debian sid chroot with Synapse, Dendrite v0.13.8.
+# sipp, Kamailio and PostgreSQL from Debian, a Debian sid chroot with Synapse, Dendrite v0.13.8.
 # The end-to-end suites run against Synapse and then against Dendrite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,9 +9,9 @@ log() { printf '\n== %s\n' "$*"; }
 
 log "installing test dependencies"
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v sipp >/dev/null || ! command -v debootstrap >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+if ! command -v sipp >/dev/null || ! command -v kamailio >/dev/null || ! command -v debootstrap >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends sip-tester debootstrap postgresql >/dev/null
+	apt-get install -y -qq --no-install-recommends sip-tester kamailio debootstrap postgresql >/dev/null
 fi
 scripts/testdeps.sh all
 
@@ -46,4 +46,4 @@ MATRIX_CPIM_TEST_HS=synapse go test -tags goolm -count=1 -timeout 25m -skip 'Tes
 #     appservice/consumers/roomserver.go:45).
 # Without those two steps TestRichMessaging passes against Dendrite.
 log "end-to-end tests against Dendrite"
-MATRIX_CPIM_TEST_HS=dendrite go test -tags goolm -count=1 -timeout 10m -run 'TestDirectMessages|TestSIP|TestHomeserver|TestMedia' ./e2e/ ./internal/tesths/
+MATRIX_CPIM_TEST_HS=dendrite go test -tags goolm -count=1 -timeout 10m -run 'TestDirectMessages|TestSIP|TestHomeserver|TestMedia|TestGroup|TestKamailio' ./e2e/ ./internal/tesths/
