@@ -35,7 +35,7 @@ go vet -tags goolm ./...
 log "unit, integration and end-to-end tests (Synapse)"
 MATRIX_CPIM_TEST_HS=synapse go test -tags goolm -count=1 -timeout 25m -skip 'TestSecurity/refusals/slow_headers' ./...
 
-# Against Dendrite: DMs both ways, refusals, SIP (issues 3 and 4), and files. Two suites need
+# Against Dendrite: DMs both ways, refusals, SIP and Kamailio (issues 3 and 4), files and groups. Two suites need
 # events Dendrite v0.13.8 never sends to an appservice, so they run against Synapse only
 # (docs/setup.md, Dendrite):
 #   - TestRichMessaging deletes a message from Matrix: Dendrite keeps m.room.redaction out of
