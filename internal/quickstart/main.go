@@ -33,77 +33,28 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	q := &session{ctx: ctx, dir: *dir}
-	code := 0
-	if err := q.run(*bin, *password); err != nil {
-		fmt.Fprintln(os.Stderr, "quickstart:", err)
-		code = 1
-	}
-	q.cleanup()
-	os.Exit(code)
-}
-
-// session is the quick-start's stand-in for a *testing.T, so the homeserver starts exactly as in
-// the tests (tesths.T).
-type session struct {
-	ctx      context.Context
-	dir      string
-	cleanups []func()
-	failed   bool
-	tmp      int
-}
-
-type fatal struct{ msg string }
-
-func (q *session) Helper()                         {}
-func (q *session) Logf(format string, args ...any) { fmt.Printf(format+"\n", args...) }
-func (q *session) Cleanup(f func())                { q.cleanups = append(q.cleanups, f) }
-func (q *session) Context() context.Context        { return q.ctx }
-func (q *session) Failed() bool                    { return q.failed }
-func (q *session) Fatalf(format string, args ...any) {
-	q.failed = true
-	panic(fatal{fmt.Sprintf(format, args...)})
-}
-func (q *session) TempDir() string {
-	q.tmp++
-	d, err := filepath.Abs(filepath.Join(q.dir, fmt.Sprintf("tmp%d", q.tmp)))
-	if err == nil {
-		err = os.MkdirAll(d, 0o700)
-	}
+	err := devbridge.RunSession(ctx, *dir, "", func(s *devbridge.Session) error { return run(s, *dir, *bin, *password) })
 	if err != nil {
-		q.Fatalf("%v", err)
-	}
-	return d
-}
-
-func (q *session) cleanup() {
-	for i := len(q.cleanups) - 1; i >= 0; i-- {
-		q.cleanups[i]()
+		fmt.Fprintln(os.Stderr, "quickstart:", err)
+		os.Exit(1)
 	}
 }
 
-func (q *session) run(binDir, password string) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			f, ok := r.(fatal)
-			if !ok {
-				panic(r)
-			}
-			err = fmt.Errorf("%s", f.msg)
-		}
-	}()
+// run starts everything under dir. s stands in for a *testing.T, so the homeserver starts exactly
+// as in the tests (tesths.T).
+func run(s *devbridge.Session, dir, binDir, password string) (err error) {
 	binDir, err = filepath.Abs(binDir)
 	if err != nil {
 		return err
 	}
 	// Every run starts afresh: the homeserver of the previous one is gone with its users and rooms.
-	old, _ := filepath.Glob(filepath.Join(q.dir, "tmp*"))
-	for _, d := range append(old, filepath.Join(q.dir, "bridge")) {
+	old, _ := filepath.Glob(filepath.Join(dir, "tmp*"))
+	for _, d := range append(old, filepath.Join(dir, "bridge")) {
 		if err = os.RemoveAll(d); err != nil {
 			return err
 		}
 	}
-	if err = os.MkdirAll(q.dir, 0o700); err != nil {
+	if err = os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	if password == "" {
@@ -116,8 +67,8 @@ func (q *session) run(binDir, password string) (err error) {
 	}
 
 	say("Starting a homeserver on loopback")
-	hs := tesths.New(q)
-	bridgeDir, _ := filepath.Abs(filepath.Join(q.dir, "bridge"))
+	hs := tesths.New(s)
+	bridgeDir, _ := filepath.Abs(filepath.Join(dir, "bridge"))
 	if err = os.MkdirAll(bridgeDir, 0o700); err != nil {
 		return err
 	}
@@ -131,12 +82,12 @@ func (q *session) run(binDir, password string) (err error) {
 	if err != nil {
 		return err
 	}
-	hs.Start(q, b.Reg)
+	hs.Start(s, b.Reg)
 	say("Starting matrix-cpim (config: %s)", b.Config)
-	if err = b.Start(q.ctx); err != nil {
+	if err = b.Start(s.Context()); err != nil {
 		return err
 	}
-	q.Cleanup(b.Stop)
+	s.Cleanup(b.Stop)
 
 	inbound := b.URL + "/_cpim/v1/message"
 	say("Starting the demo gateway: cpimtool serve, echoing every message for example.net")
@@ -150,13 +101,13 @@ func (q *session) run(binDir, password string) (err error) {
 	if err = gw.Start(); err != nil {
 		return err
 	}
-	q.Cleanup(func() { _ = gw.Process.Signal(os.Interrupt); _ = gw.Wait() })
+	s.Cleanup(func() { _ = gw.Process.Signal(os.Interrupt); _ = gw.Wait() })
 	go prefixLines("  [gateway] ", out)
 
-	alice := hs.RegisterUserWithPassword(q, "alice", password)
+	alice := hs.RegisterUserWithPassword(s, "alice", password)
 	bot := id.NewUserID("cpimbot", hs.ServerName)
 	say("Demo: alice asks the bridge bot to start a chat with im:bob@example.net")
-	wait, cancel := context.WithTimeout(q.ctx, time.Minute)
+	wait, cancel := context.WithTimeout(s.Context(), time.Minute)
 	defer cancel()
 	mgmt, err := devbridge.OpenManagementRoom(wait, alice, bot)
 	if err != nil {
@@ -197,7 +148,7 @@ Log in with any Matrix client at the homeserver URL, or talk to the bridge as a 
 `, hs.URL, hs.ServerName, hs.ServerName, password, bot, b.URL, b.Config, b.Log, gwPort,
 		filepath.Join(binDir, "cpimtool"), inbound, tokenIn, hs.ServerName)
 	select {
-	case <-q.ctx.Done():
+	case <-s.Context().Done():
 	case <-b.Exited():
 		return fmt.Errorf("the bridge stopped; see %s", b.Log)
 	}
