@@ -80,8 +80,9 @@ func freePort(t *testing.T) int {
 }
 
 // startWithPartner starts a homeserver and the bridge with one HTTP gateway, "partner", that
-// serves example.net at gwURL; extra holds more `network:` keys.
-func startWithPartner(t *testing.T, db dbtest.Backend, gwURL string, extra map[string]any) (*tesths.Server, *bridgeProc) {
+// serves example.net at gwURL; extra holds more `network:` keys, and adjust run on the bridge once
+// its config is written, before anything starts.
+func startWithPartner(t *testing.T, db dbtest.Backend, gwURL string, extra map[string]any, adjust ...func(*testing.T, *bridgeProc)) (*tesths.Server, *bridgeProc) {
 	t.Helper()
 	hs := tesths.New(t)
 	network := map[string]any{"gateways": []any{map[string]any{
@@ -92,6 +93,9 @@ func startWithPartner(t *testing.T, db dbtest.Backend, gwURL string, extra map[s
 		network[k] = v
 	}
 	b := setupBridge(t, hs, db, network)
+	for _, f := range adjust {
+		f(t, b)
+	}
 	hs.Start(t, b.reg)
 	b.start(t)
 	return hs, b

@@ -8,7 +8,6 @@ import (
 	"image/color"
 	"image/png"
 	"io"
-	"maps"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -26,7 +25,6 @@ import (
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 	"github.com/matrix-cpim/matrix-cpim/cpim/imdn"
 	"github.com/matrix-cpim/matrix-cpim/internal/dbtest"
-	"github.com/matrix-cpim/matrix-cpim/internal/tesths"
 )
 
 // TestMedia carries files both ways (docs/extensions.md §5): an image inline; a file over
@@ -37,11 +35,11 @@ func TestMedia(t *testing.T) {
 	db := dbtest.Backends(t)[0]
 	gw := newTestGateway(t)
 	const inlineMax, maxSize = 1024, 4096
-	hs, b := startWithPublicMedia(t, db, gw.srv.URL, map[string]any{"media": map[string]any{
+	hs, b := startWithPartner(t, db, gw.srv.URL, map[string]any{"media": map[string]any{
 		"inline_max": inlineMax, "max_size": maxSize, "large": "link",
 		// The gateway's file server below is on loopback, over http.
 		"fetch": map[string]any{"allow_http": true, "allow_private": []any{"127.0.0.1"}},
-	}})
+	}}, publicMedia)
 
 	alice := hs.RegisterUser(t, "alice")
 	aliceIM := "im:alice@" + hs.ServerName
@@ -159,17 +157,9 @@ func TestMedia(t *testing.T) {
 	}
 }
 
-// startWithPublicMedia is startWithPartner with bridgev2's public media on, served at the bridge's
-// own listener.
-func startWithPublicMedia(t *testing.T, db dbtest.Backend, gwURL string, extra map[string]any) (*tesths.Server, *bridgeProc) {
-	t.Helper()
-	hs := tesths.New(t)
-	network := map[string]any{"gateways": []any{map[string]any{
-		"name": "partner", "transport": "http", "url": gwURL,
-		"token": tokenOut, "inbound_token": tokenIn, "domains": []any{"example.net"},
-	}}}
-	maps.Copy(network, extra)
-	b := setupBridge(t, hs, db, network)
+// publicMedia turns on bridgev2's public media, served at the bridge's own address, so that large
+// files go out as links (docs/extensions.md §5.2). It fits startWithPartner's adjust.
+func publicMedia(t *testing.T, b *bridgeProc) {
 	data, err := os.ReadFile(b.Config)
 	if err != nil {
 		t.Fatal(err)
@@ -186,9 +176,6 @@ func startWithPublicMedia(t *testing.T, db dbtest.Backend, gwURL string, extra m
 	if err = os.WriteFile(b.Config, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hs.Start(t, b.reg)
-	b.start(t)
-	return hs, b
 }
 
 // externalLink is a message/external-body with access-type URL as a gateway reads it.
