@@ -83,6 +83,7 @@ func (c *Connector) GetCapabilities() *bridgev2.NetworkGeneralCapabilities {
 	return &bridgev2.NetworkGeneralCapabilities{
 		Provisioning: bridgev2.ProvisioningCapabilities{
 			ResolveIdentifier: bridgev2.ResolveIdentifierCapabilities{CreateDM: true, LookupUsername: true},
+			GroupCreation:     map[string]bridgev2.GroupTypeCapabilities{groupType: groupCreation},
 		},
 	}
 }

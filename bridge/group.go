@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.mau.fi/util/ptr"
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2"
 	bridgedb "maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/networkid"
@@ -253,4 +254,67 @@ func (cl *Client) HandleMatrixRoomName(ctx context.Context, msg *bridgev2.Matrix
 	msg.Portal.Name = msg.Content.Name
 	msg.Portal.NameSet = true
 	return true, nil
+}
+
+var _ bridgev2.GroupCreatingNetworkAPI = (*Client)(nil)
+
+// groupType is the one kind of group this bridge creates (bridgev2's create-group command and the
+// provisioning API name it): a conversation among the user and at least two others.
+const groupType = "group"
+
+// groupCreation is what GetCapabilities says of groupType.
+var groupCreation = bridgev2.GroupTypeCapabilities{
+	TypeDescription: "group conversation (CPIM, several recipients)",
+	Name:            bridgev2.GroupFieldCapability{Allowed: true, MaxLength: portal.MaxRoomName},
+	Participants:    bridgev2.GroupFieldCapability{Allowed: true, Required: true, MinLength: 2},
+}
+
+// CreateGroup starts a group conversation from Matrix: the user and params.Participants (im:
+// addresses of contacts, or other users of the bridge). Nothing goes to the gateways until someone
+// writes, since CPIM has no message that creates a conversation; the group is its participant set,
+// the same one an inbound message among them names. With params.RoomID (create-group run in a room
+// the user made and invited the ghosts to), that room becomes the group's; otherwise bridgev2
+// creates one.
+func (cl *Client) CreateGroup(ctx context.Context, params *bridgev2.GroupCreateParams) (*bridgev2.CreateChatResponse, error) {
+	if cl.c.Bridge.Config.SplitPortals {
+		return nil, bridgev2.RespError(mautrix.MUnrecognized.WithMessage("this bridge runs with split portals, which leave out group conversations"))
+	}
+	set := []networkid.UserID{networkid.UserID(cl.login.ID)}
+	for _, p := range params.Participants {
+		id, err := portal.ParseIdentifier(string(p))
+		if err != nil {
+			return nil, bridgev2.RespError(mautrix.MInvalidParam.WithMessage(fmt.Sprintf("%q is not an im: address: %v", p, err)))
+		}
+		if !cl.c.isLocal(id) {
+			if _, _, err = cl.c.router.Route(ctx, portal.Domain(id)); err != nil {
+				return nil, bridgev2.RespError(mautrix.MNotFound.WithMessage(err.Error()))
+			}
+		}
+		set = append(set, id)
+	}
+	slices.Sort(set)
+	set = slices.Compact(set)
+	id, err := portal.GroupID(set)
+	if err != nil {
+		return nil, bridgev2.RespError(mautrix.MInvalidParam.WithMessage(err.Error()))
+	}
+	key := networkid.PortalKey{ID: id}
+	info, err := cl.c.groupInfo(ctx, set, cl.login)
+	if err != nil {
+		return nil, err
+	}
+	if params.Name != nil && params.Name.Name != "" {
+		info.Name = &params.Name.Name
+	}
+	p, err := cl.c.Bridge.GetPortalByKey(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if params.RoomID != "" && p.MXID == "" {
+		err = p.UpdateMatrixRoomID(ctx, params.RoomID, bridgev2.UpdateMatrixRoomIDParams{FailIfMXIDSet: true, ChatInfo: info, ChatInfoSource: cl.login})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return &bridgev2.CreateChatResponse{PortalKey: key, Portal: p, PortalInfo: info}, nil
 }

@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -22,7 +24,7 @@ const orgInboundToken = "org-to-bridge-secret"
 // TestGroupConversation: bob (example.net, one gateway) writes to alice and dave (Matrix users) and
 // carol (example.org, another gateway) with a Subject. The four share one room named by it; what
 // alice writes there reaches both gateways, each addressed To its own participants; replies,
-// edits and renames work across the group.
+// edits and renames work across the group, and so does a group alice starts from Matrix.
 func TestGroupConversation(t *testing.T) {
 	db := dbtest.Backends(t)[0]
 	net, org := newTestGateway(t), newTestGateway(t)
@@ -168,6 +170,54 @@ func TestGroupConversation(t *testing.T) {
 	if code, resp := post(t, b.URL+"/_cpim/v1/message", tokenIn, "message/cpim", "", nobody.Bytes()); code != http.StatusNotFound || !strings.Contains(resp, "CPIM_UNKNOWN_RECIPIENT") {
 		t.Errorf("group with no user: %d %s, want 404 CPIM_UNKNOWN_RECIPIENT", code, resp)
 	}
+
+	// 8. alice starts a group with bob and carol from Matrix, through the provisioning API's
+	// create_group as Matrix clients do: a new room named Plans. What she writes there reaches both
+	// gateways, and bob's message to the same three lands in it.
+	// A participant is a ghost's network ID or its Matrix ID.
+	body := `{"participants": ["bob@example.net", "` + carolGhost.String() + `"], "name": {"name": "Plans"}}`
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b.URL+"/_matrix/provision/v3/create_group/group?user_id="+url.QueryEscape(alice.UserID.String()), strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+alice.AccessToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		MXID id.RoomID `json:"mxid"`
+	}
+	err = json.NewDecoder(res.Body).Decode(&created)
+	res.Body.Close()
+	if err != nil || res.StatusCode != http.StatusOK || created.MXID == "" {
+		t.Fatalf("create_group: %d, %+v, %v", res.StatusCode, created, err)
+	}
+	seen := map[id.RoomID]bool{room: true}
+	if got := waitInvite(t, alice, seen); got != created.MXID {
+		t.Fatalf("alice was invited to %s, want the new group %s", got, created.MXID)
+	}
+	if err = alice.StateEvent(t.Context(), created.MXID, event.StateRoomName, "", &name); err != nil || name.Name != "Plans" {
+		t.Errorf("new group's name = %q (%v), want Plans", name.Name, err)
+	}
+	sendText(t, alice, created.MXID, "who is in?")
+	for _, c := range []struct {
+		gw     *testGateway
+		to, cc []string
+	}{
+		{net, []string{"im:bob@example.net"}, []string{"im:carol@example.org"}},
+		{org, []string{"im:carol@example.org"}, []string{"im:bob@example.net"}},
+	} {
+		m := nextCPIM(t, c.gw)
+		if m.From.URI != aliceIM || !slices.Equal(uris(m.To), c.to) || !slices.Equal(uris(m.Cc), c.cc) || portal.Subject(m) != "Plans" || string(m.Content.Body) != "who is in?" {
+			t.Errorf("copy from the new group: From %s To %q cc %q Subject %q body %q; want To %q cc %q Subject Plans",
+				m.From.URI, uris(m.To), uris(m.Cc), portal.Subject(m), m.Content.Body, c.to, c.cc)
+		}
+	}
+	postCPIM(t, b, groupMessage(bob, []string{aliceIM}, []cpim.Address{carol}, "BOBG5", "me!"))
+	waitMessage(t, alice, created.MXID, "bob's answer in the group alice started", func(e *event.Event, c *event.MessageEventContent) bool {
+		return e.Sender == bobGhost && c.Body == "me!"
+	})
 }
 
 func groupMessage(from cpim.Address, to []string, cc []cpim.Address, mid, text string) *cpim.Message {
