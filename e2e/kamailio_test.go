@@ -37,7 +37,7 @@ func TestKamailio(t *testing.T) {
 		}
 	}
 	hs := tesths.New(t)
-	bridgeTCP, proxyPort, userPort := freePort(t), freeUDPPort(t), freeUDPPort(t)
+	bridgeTCP, proxyPort, userPort := freePort(t), freeUDPAndTCPPort(t), freeUDPPort(t)
 	b := setupBridge(t, hs, dbtest.SQLite(t), map[string]any{
 		"sip": map[string]any{"listen_udp": "", "listen_tcp": fmt.Sprintf("127.0.0.1:%d", bridgeTCP)},
 		"gateways": []any{map[string]any{
@@ -144,4 +144,20 @@ func startKamailio(t *testing.T, fields map[string]any) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// freeUDPAndTCPPort finds a port on 127.0.0.1 free for both UDP and TCP, as Kamailio listens on
+// both: a free UDP port may be taken for TCP by another process.
+func freeUDPAndTCPPort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		port := freeUDPPort(t)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err == nil {
+			l.Close()
+			return port
+		}
+	}
+	t.Fatal("no port on 127.0.0.1 is free for both UDP and TCP")
+	return 0
 }
