@@ -17,6 +17,7 @@ var ExampleConfig string
 // Config is the `network:` section of the bridge's config.
 type Config struct {
 	IMDomain          string           `yaml:"im_domain"`
+	Listen            string           `yaml:"listen"`
 	Gateways          []gateway.Config `yaml:"gateways"`
 	SIP               SIPConfig        `yaml:"sip"`
 	SRVRouting        SRVConfig        `yaml:"srv_routing"`
@@ -107,6 +108,7 @@ type RateLimitConfig struct {
 // config.yaml on start from the example plus what this copies, so a key missing here would be lost.
 func upgradeConfig(helper up.Helper) {
 	helper.Copy(up.Str, "im_domain")
+	helper.Copy(up.Str, "listen")
 	helper.Copy(up.List, "gateways")
 	for _, k := range []string{"listen_udp", "listen_tcp", "listen_tls", "cert_file", "key_file", "realm"} {
 		helper.Copy(up.Str, "sip", k)

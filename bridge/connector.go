@@ -45,7 +45,9 @@ type Connector struct {
 	// inboundHTTP is the HTTP binding's handler once Start has built it; until then gateways are
 	// told to retry (see serveInbound). started is set when Start is done.
 	inboundHTTP atomic.Pointer[http.Handler]
-	started     atomic.Bool
+	// gatewayServer serves the HTTP binding on network.listen when that is set (listener.go).
+	gatewayServer *http.Server
+	started       atomic.Bool
 	// stop ends the background work started by Start.
 	stop     context.CancelFunc
 	inflight sync.WaitGroup
@@ -109,7 +111,9 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	c.hookAutoLogin()
 	c.installPersistBeforeAck()
 	c.registerCommands()
-	c.matrix.AS.Router.HandleFunc(httpgw.Pattern, c.serveInbound)
+	if c.Config.Listen == "" {
+		c.matrix.AS.Router.HandleFunc(httpgw.Pattern, c.serveInbound)
+	}
 }
 
 func (c *Connector) Start(ctx context.Context) error {
@@ -121,6 +125,9 @@ func (c *Connector) Start(ctx context.Context) error {
 		return bridgev2.DBUpgradeError{Err: err, Section: "cpim"}
 	}
 	if err := c.startGateways(); err != nil {
+		return err
+	}
+	if err := c.startGatewayListener(); err != nil {
 		return err
 	}
 	c.startMonitoring()
@@ -142,6 +149,7 @@ func (c *Connector) Stop() {
 	if c.stop != nil {
 		c.stop()
 	}
+	c.stopGatewayListener()
 	c.inflight.Wait()
 	if c.sip != nil {
 		_ = c.sip.Close()
