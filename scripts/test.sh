@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test of matrix-cpim on a Debian machine, installing what the tests need first:
-# sipp, Kamailio and PostgreSQL from Debian, a Debian sid chroot with Synapse, Dendrite v0.13.8.
+# sipp, Kamailio, PostgreSQL and libolm-dev from Debian, a Debian sid chroot with Synapse, Dendrite v0.13.8.
 # The end-to-end suites run against Synapse and then against Dendrite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,9 +9,12 @@ log() { printf '\n== %s\n' "$*"; }
 
 log "installing test dependencies"
 export DEBIAN_FRONTEND=noninteractive
-if ! command -v sipp >/dev/null || ! command -v kamailio >/dev/null || ! command -v debootstrap >/dev/null || ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+# libolm-dev: the bridge builds with -tags goolm (pure Go), but a plain `go build` or `go vet`
+# compiles mautrix-go's cgo libolm binding, which needs olm/olm.h.
+if ! command -v sipp >/dev/null || ! command -v kamailio >/dev/null || ! command -v debootstrap >/dev/null ||
+	! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ ! -f /usr/include/olm/olm.h ]; then
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends sip-tester kamailio debootstrap postgresql >/dev/null
+	apt-get install -y -qq --no-install-recommends sip-tester kamailio debootstrap postgresql libolm-dev >/dev/null
 fi
 scripts/testdeps.sh all
 
@@ -28,7 +31,9 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt would change: $unformatted"
 	exit 1
 fi
+# Both crypto backends: the goolm build the bridge ships, and the default one `go vet ./...` sees.
 go vet -tags goolm ./...
+go vet ./...
 
 log "unit, integration and end-to-end tests (Synapse)"
 MATRIX_CPIM_TEST_HS=synapse go test -tags goolm -count=1 -timeout 25m ./...
