@@ -39,12 +39,8 @@ func TestKamailio(t *testing.T) {
 	hs := tesths.New(t)
 	bridgeTCP, proxyPort, userPort := freePort(t), freeUDPAndTCPPort(t), freeUDPPort(t)
 	b := setupBridge(t, hs, dbtest.SQLite(t), map[string]any{
-		"sip": map[string]any{"listen_udp": "", "listen_tcp": fmt.Sprintf("127.0.0.1:%d", bridgeTCP)},
-		"gateways": []any{map[string]any{
-			"name": "kamailio", "transport": "sip", "domains": []any{"example.org"},
-			"sip_uri":    fmt.Sprintf("sip:127.0.0.1:%d;transport=tcp", proxyPort),
-			"allow_from": []any{"127.0.0.1"},
-		}},
+		"sip":               map[string]any{"listen_udp": "", "listen_tcp": fmt.Sprintf("127.0.0.1:%d", bridgeTCP)},
+		"gateways":          []any{exampleOrgSIP("kamailio", fmt.Sprintf("sip:127.0.0.1:%d;transport=tcp", proxyPort))},
 		"delivery_deadline": "30s",
 	})
 	hs.Start(t, b.reg)

@@ -38,11 +38,7 @@ func TestSIP(t *testing.T) {
 			"listen_udp": fmt.Sprintf("127.0.0.1:%d", listenUDP),
 			"listen_tcp": fmt.Sprintf("127.0.0.1:%d", listenTCP),
 		},
-		"gateways": []any{map[string]any{
-			"name": "sipp", "transport": "sip", "domains": []any{"example.org"},
-			"sip_uri":    fmt.Sprintf("sip:127.0.0.1:%d", gwPort),
-			"allow_from": []any{"127.0.0.1"},
-		}},
+		"gateways":          []any{exampleOrgSIP("sipp", fmt.Sprintf("sip:127.0.0.1:%d", gwPort))},
 		"delivery_deadline": "20s",
 	})
 	hs.Start(t, b.reg)
@@ -138,6 +134,15 @@ func TestSIP(t *testing.T) {
 		if c, ok := evt.Content.Parsed.(*event.MessageEventContent); ok && c.MsgType == event.MsgNotice && c.RelatesTo.GetReplyTo() == retried {
 			t.Errorf("failure notice for the retried message, which was delivered: %q", c.Body)
 		}
+	}
+}
+
+// exampleOrgSIP is a SIP gateway entry for example.org's users, reached at sipURI and sending
+// from loopback.
+func exampleOrgSIP(name, sipURI string) map[string]any {
+	return map[string]any{
+		"name": name, "transport": "sip", "domains": []any{"example.org"},
+		"sip_uri": sipURI, "allow_from": []any{"127.0.0.1"},
 	}
 }
 
