@@ -47,7 +47,9 @@ type Connector struct {
 	inboundHTTP atomic.Pointer[http.Handler]
 	// gatewayServer serves the HTTP binding on network.listen when that is set (listener.go).
 	gatewayServer *http.Server
-	started       atomic.Bool
+	// fetcher fetches the files of inbound links (fetch.go), one client for all of them.
+	fetcher *fetcher
+	started atomic.Bool
 	// stop ends the background work started by Start.
 	stop     context.CancelFunc
 	inflight sync.WaitGroup
@@ -124,6 +126,7 @@ func (c *Connector) Start(ctx context.Context) error {
 	if err := c.db.Upgrade(ctx); err != nil {
 		return bridgev2.DBUpgradeError{Err: err, Section: "cpim"}
 	}
+	c.fetcher = newFetcher(c.Config.Media)
 	if err := c.startGateways(); err != nil {
 		return err
 	}

@@ -56,7 +56,9 @@ func newFetcher(cfg MediaConfig) *fetcher {
 			DialContext:            dialer.DialContext,
 			TLSHandshakeTimeout:    cfg.Fetch.Timeout,
 			MaxResponseHeaderBytes: 64 << 10,
-			ForceAttemptHTTP2:      true,
+			// Links point anywhere: keep a connection for a link that comes again soon, not longer.
+			IdleConnTimeout:   30 * time.Second,
+			ForceAttemptHTTP2: true,
 		},
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) > maxRedirects {
@@ -89,7 +91,6 @@ func (e *redirectError) Error() string {
 // the bridge will not follow or that answered with a client error, 413 for a file over
 // network.media.max_size, 503 for what may work later (a network error, a timeout, a server error).
 func (f *fetcher) fetch(ctx context.Context, raw string) ([]byte, error) {
-	defer f.client.CloseIdleConnections()
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, gateway.Refuse(http.StatusBadRequest, gateway.CodeMalformed, "link %q: %v", raw, err)

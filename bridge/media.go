@@ -123,7 +123,7 @@ func (c *Connector) checkMedia(ctx context.Context, m *cpim.Message, in *portal.
 	if md.URL == "" {
 		return nil
 	}
-	data, err := newFetcher(c.Config.Media).fetch(ctx, md.URL)
+	data, err := c.fetcher.fetch(ctx, md.URL)
 	if err != nil {
 		return err
 	}

@@ -32,6 +32,7 @@ func TestCheckMediaFetchesLinks(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(file) }))
 	defer srv.Close()
 	c := &Connector{Config: Config{Media: MediaConfig{MaxSize: len(file), Fetch: FetchConfig{Timeout: 10 * time.Second, AllowHTTP: true, AllowPrivate: []string{"127.0.0.1"}}}}}
+	c.fetcher = newFetcher(c.Config.Media)
 
 	m := linkMessage(srv.URL+"/slides", len(file))
 	in, err := portal.FromCPIM(m)
@@ -63,6 +64,7 @@ func TestCheckMediaRefusals(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fetched.Store(true) }))
 	defer srv.Close()
 	c := &Connector{Config: Config{Media: MediaConfig{MaxSize: 1000, Fetch: FetchConfig{Timeout: 10 * time.Second, AllowHTTP: true}}}}
+	c.fetcher = newFetcher(c.Config.Media)
 	for _, tc := range []struct {
 		name   string
 		m      *cpim.Message
