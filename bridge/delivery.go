@@ -2,11 +2,7 @@ package bridge
 
 import (
 	"context"
-	"strings"
 	"time"
-
-	"github.com/matrix-cpim/matrix-cpim/cpim"
-	"github.com/matrix-cpim/matrix-cpim/portal"
 )
 
 // The delivery worker takes the messages Accept stored to Matrix. Each conversation is a lane (see
@@ -19,21 +15,6 @@ const (
 	inboundIdlePoll   = 30 * time.Second
 	inboundRetryPause = 5 * time.Second
 )
-
-// inboundLane names the conversation of an inbound message: everyone it involves
-// (portal.Participants), so that a DM and a group each keep their own order. A message whose
-// participants cannot be named gets a lane of its own, its sender's.
-func inboundLane(m *cpim.Message) string {
-	p, err := portal.Participants(m)
-	if err != nil {
-		return m.From.URI
-	}
-	ids := make([]string, len(p))
-	for i, id := range p {
-		ids[i] = string(id)
-	}
-	return strings.Join(ids, " ")
-}
 
 func (c *Connector) wakeDelivery() {
 	select {

@@ -69,7 +69,7 @@ func (c *Connector) Accept(ctx context.Context, in *gateway.Inbound) error {
 		Recipient:  string(ul.UserMXID),
 		Body:       m.Bytes(),
 		ReceivedAt: time.Now(),
-		Lane:       inboundLane(m),
+		Lane:       key.String(), // the conversation: its messages reach Matrix in order
 	}
 	if _, err = c.db.Inbound.Insert(ctx, row); err != nil {
 		return err
