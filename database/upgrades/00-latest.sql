@@ -1,4 +1,4 @@
--- v0 -> v3: Latest revision
+-- v0 -> v2: Latest revision
 
 -- Messages accepted from gateways. A row is written before the gateway is told 202 Accepted, so an
 -- accepted message survives a crash; (gateway, idem_key) makes a gateway's retry a no-op. seq is the
@@ -51,7 +51,3 @@ CREATE TABLE cpim_outbound (
 	CONSTRAINT cpim_outbound_trans_uniq UNIQUE (bridge_id, trans_id)
 );
 CREATE INDEX cpim_outbound_conversation_idx ON cpim_outbound (bridge_id, conversation, seq);
-
--- bridgev2's duplicate check of Matrix events, covered on SQLite (see 03-message-dedup-index.sql).
--- only: sqlite
-CREATE INDEX cpim_message_dedup_idx ON message (bridge_id, room_receiver, mxid, send_txn_id);
