@@ -3,6 +3,8 @@ package bridge
 import (
 	"context"
 	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // The delivery worker takes the messages Accept stored to Matrix. Each conversation is a lane (see
@@ -45,13 +47,19 @@ func (c *Connector) deliveryLoop(ctx context.Context) {
 	s.run(ctx)
 }
 
+// inboundLog is the log of inbound delivery, made when there is something to say: the step that
+// uses it runs for every message.
+func (c *Connector) inboundLog() *zerolog.Logger {
+	log := c.Bridge.Log.With().Str("component", "cpim inbound").Logger()
+	return &log
+}
+
 // deliveryStep delivers the oldest pending message of a lane.
 func (c *Connector) deliveryStep(ctx context.Context, lane string) (laneStep, time.Time) {
-	log := c.Bridge.Log.With().Str("component", "cpim inbound").Logger()
 	row, err := c.db.Inbound.NextPending(ctx, lane)
 	if err != nil {
 		if ctx.Err() == nil {
-			log.Err(err).Msg("Failed to read pending inbound messages")
+			c.inboundLog().Err(err).Msg("Failed to read pending inbound messages")
 		}
 		return laneWait, time.Now().Add(inboundRetryPause)
 	}
@@ -60,7 +68,7 @@ func (c *Connector) deliveryStep(ctx context.Context, lane string) (laneStep, ti
 	}
 	if err = c.deliver(ctx, row); err != nil {
 		if ctx.Err() == nil {
-			log.Err(err).Str("gateway", row.Gateway).Str("key", row.Key).Msg("Failed to deliver inbound message to Matrix, will retry")
+			c.inboundLog().Err(err).Str("gateway", row.Gateway).Str("key", row.Key).Msg("Failed to deliver inbound message to Matrix, will retry")
 		}
 		return laneWait, time.Now().Add(inboundRetryPause)
 	}
