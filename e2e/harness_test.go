@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/matrix-cpim/matrix-cpim/internal/dbtest"
@@ -29,6 +30,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// envKeepLogs names a directory where a failed test leaves all its bridge's logs.
+const envKeepLogs = "MATRIX_CPIM_TEST_KEEP_LOGS"
+
 // bridgeProc is the bridge of one test, with the test's view of its files.
 type bridgeProc struct {
 	*devbridge.Bridge
@@ -50,15 +54,35 @@ func (b *bridgeProc) start(t *testing.T) {
 	t.Helper()
 	t.Cleanup(func() {
 		b.Stop()
-		if t.Failed() {
-			for _, f := range []string{b.Stdout, b.Log} {
-				data, _ := os.ReadFile(f)
-				t.Logf("---- %s (last 12000 bytes) ----\n%s", filepath.Base(f), tail(data, 12000))
-			}
+		if !t.Failed() {
+			return
+		}
+		for _, f := range []string{b.Stdout, b.Log} {
+			data, _ := os.ReadFile(f)
+			t.Logf("---- %s (last 12000 bytes) ----\n%s", filepath.Base(f), tail(data, 12000))
+		}
+		if dir := os.Getenv(envKeepLogs); dir != "" {
+			keepLogs(t, dir, filepath.Dir(b.Log))
 		}
 	})
 	if err := b.Start(t.Context()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// keepLogs copies the bridge's logs to dir, including those of earlier starts (the bridge rotates
+// its log when it starts).
+func keepLogs(t *testing.T, dir, from string) {
+	files, _ := filepath.Glob(filepath.Join(from, "*.log"))
+	prefix := strings.ReplaceAll(t.Name(), "/", "_") + "-"
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(dir, prefix+filepath.Base(f)), data, 0o644)
+		}
+		if err != nil {
+			t.Log(err)
+		}
 	}
 }
 
