@@ -112,6 +112,7 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	c.outboundWake = make(chan struct{}, 1)
 	c.hookAutoLogin()
 	c.installPersistBeforeAck()
+	c.installSendTxnIDs()
 	c.registerCommands()
 	if c.Config.Listen == "" {
 		c.matrix.AS.Router.HandleFunc(httpgw.Pattern, c.serveInbound)

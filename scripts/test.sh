@@ -38,8 +38,8 @@ go vet ./...
 log "unit, integration and end-to-end tests (Synapse)"
 MATRIX_CPIM_TEST_HS=synapse go test -tags goolm -count=1 -timeout 25m ./...
 
-# Against Dendrite: DMs both ways, refusals, SIP and Kamailio (issues 3 and 4), files, groups and
-# rich messages. Dendrite v0.13.8 never sends some events to an appservice (docs/setup.md,
+# Against Dendrite: DMs both ways, refusals, SIP and Kamailio (issues 3 and 4), files, groups, rich
+# messages and restarts in the middle of a delivery. Dendrite v0.13.8 never sends some events to an appservice (docs/setup.md,
 # Dendrite), so what needs them runs against Synapse only:
 #   - TestRichMessaging/outbound_deletion: Dendrite keeps m.room.redaction out of appservice
 #     transactions (syncapi/consumers/roomserver.go:115-129 forwards new room events but returns
@@ -48,4 +48,4 @@ MATRIX_CPIM_TEST_HS=synapse go test -tags goolm -count=1 -timeout 25m ./...
 #     typing: Dendrite's transactions carry only room events, no ephemeral events (MSC2409;
 #     appservice/consumers/roomserver.go:45).
 log "end-to-end tests against Dendrite"
-MATRIX_CPIM_TEST_HS=dendrite go test -tags goolm -count=1 -timeout 10m -run 'TestDirectMessages|TestSIP|TestHomeserver|TestMedia|TestGroup|TestKamailio|TestRichMessaging' -skip 'TestRichMessaging/outbound_(deletion|typing)' ./e2e/ ./internal/tesths/
+MATRIX_CPIM_TEST_HS=dendrite go test -tags goolm -count=1 -timeout 10m -run 'TestDirectMessages|TestSIP|TestHomeserver|TestMedia|TestGroup|TestKamailio|TestRichMessaging|TestInterruptedDelivery' -skip 'TestRichMessaging/outbound_(deletion|typing)' ./e2e/ ./internal/tesths/
