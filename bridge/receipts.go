@@ -102,7 +102,7 @@ func (c *Connector) answerDelivered(ctx context.Context, cl *Client, key network
 
 // HandleMatrixReadReceipt answers the display requests of the contacts' messages the user has now
 // read: those after the previous read receipt up to this one (at most displayLookback back and
-// maxDisplayed of them), each once; in a group, by the first member who reads it.
+// maxDisplayed of them), each once per reader (in a group, every member answers for itself).
 func (cl *Client) HandleMatrixReadReceipt(ctx context.Context, msg *bridgev2.MatrixReadReceipt) error {
 	fromContact := func(sender networkid.UserID) bool { return sender == networkid.UserID(msg.Portal.ID) }
 	if _, ok := portal.GroupMembers(msg.Portal.ID); ok {
@@ -125,7 +125,7 @@ func (cl *Client) HandleMatrixReadReceipt(ctx context.Context, msg *bridgev2.Mat
 	sent := 0
 	for _, m := range msgs {
 		meta, _ := m.Metadata.(*MessageMetadata)
-		if meta == nil || meta.Receipt == nil || meta.Receipt.Answered || !fromContact(m.SenderID) {
+		if meta == nil || meta.Receipt == nil || meta.Receipt.Answered(cl.uri) || !fromContact(m.SenderID) {
 			continue
 		}
 		if sent == maxDisplayed {
@@ -148,7 +148,7 @@ func (cl *Client) answerDisplayed(ctx context.Context, key networkid.PortalKey, 
 	if err = cl.c.queueNotification(ctx, key, msg.SenderID, imdn.KindDisplay, r.MessageID, n); err != nil {
 		return err
 	}
-	r.Answered = true
+	r.AnsweredBy = append(r.AnsweredBy, cl.uri)
 	return cl.c.Bridge.DB.Message.Update(ctx, msg)
 }
 
@@ -156,7 +156,7 @@ func (cl *Client) answerDisplayed(ctx context.Context, key networkid.PortalKey, 
 // in the outbound queue of the conversation key. It has no Matrix event: a notification that cannot
 // be delivered is dropped without a message status.
 func (c *Connector) queueNotification(ctx context.Context, key networkid.PortalKey, ghost networkid.UserID, kind imdn.Kind, mid string, n *cpim.Message) error {
-	transID := portal.NotificationID(kind, string(ghost), mid)
+	transID := portal.NotificationID(kind, n.From.URI, string(ghost), mid)
 	n.Set(imdn.Namespace, imdn.Prefix, imdn.HeaderMessageID, transID)
 	_, err := c.db.Outbound.Enqueue(ctx, &database.Outbound{
 		TransID:      transID,

@@ -64,25 +64,59 @@ func TestReceipts(t *testing.T) {
 	evt := waitMessage(t, alice, room, "bob's message", func(e *event.Event, c *event.MessageEventContent) bool {
 		return e.Sender == bobGhost && c.Body == "did you get it?"
 	})
-	checkNotification(t, nextCPIM(t, gw), bob, imdn.KindDelivery, imdn.StatusDelivered)
+	checkNotification(t, nextCPIM(t, gw), "BOB-R1", aliceIM, bob, imdn.KindDelivery, imdn.StatusDelivered)
 	if err := alice.MarkRead(t.Context(), room, evt.ID); err != nil {
 		t.Fatal(err)
 	}
-	checkNotification(t, nextCPIM(t, gw), bob, imdn.KindDisplay, imdn.StatusDisplayed)
+	checkNotification(t, nextCPIM(t, gw), "BOB-R1", aliceIM, bob, imdn.KindDisplay, imdn.StatusDisplayed)
+
+	// In a group, every member who reads bob's message answers its display request, as itself.
+	dave := hs.RegisterUser(t, "dave")
+	daveIM := cpim.Address{URI: "im:dave@" + hs.ServerName}
+	group := groupMessage(bob, []string{aliceIM.URI}, []cpim.Address{daveIM}, "BOB-R2", "both of you?")
+	group.DateTime = time.Now().UTC().Truncate(time.Second)
+	if err := imdn.Request(group, "BOB-R2", imdn.Display); err != nil {
+		t.Fatal(err)
+	}
+	postCPIM(t, b, group)
+	seen[room] = true
+	groupRoom := waitInvite(t, alice, seen)
+	if daveRoom := waitInvite(t, dave, map[id.RoomID]bool{}); daveRoom != groupRoom {
+		t.Fatalf("alice is in %s, dave in %s; want one group room", groupRoom, daveRoom)
+	}
+	evt = waitMessage(t, alice, groupRoom, "bob's group message", func(e *event.Event, c *event.MessageEventContent) bool {
+		return e.Sender == bobGhost && c.Body == "both of you?"
+	})
+	ids := map[string]bool{}
+	for _, r := range []struct {
+		cli  *mautrix.Client
+		addr cpim.Address
+	}{{alice, aliceIM}, {dave, daveIM}} {
+		if err := r.cli.MarkRead(t.Context(), groupRoom, evt.ID); err != nil {
+			t.Fatal(err)
+		}
+		n := nextCPIM(t, gw)
+		checkNotification(t, n, "BOB-R2", r.addr, bob, imdn.KindDisplay, imdn.StatusDisplayed)
+		ids[imdn.MessageID(n)] = true
+	}
+	if len(ids) != 2 {
+		t.Errorf("alice's and dave's display notifications have Message-IDs %v, want two different ones", ids)
+	}
 }
 
-// checkNotification checks that m is an IMDN to contact about BOB-R1 with the given kind and status.
-func checkNotification(t *testing.T, m *cpim.Message, contact cpim.Address, kind imdn.Kind, status imdn.Status) {
+// checkNotification checks that m is an IMDN from user to contact about the message mid with the
+// given kind and status.
+func checkNotification(t *testing.T, m *cpim.Message, mid string, user, contact cpim.Address, kind imdn.Kind, status imdn.Status) {
 	t.Helper()
 	ns, err := imdn.Notifications(m)
 	if err != nil {
 		t.Fatalf("want a %s notification, got %s: %v\n%s", kind, m.Content.Type(), err, m.Bytes())
 	}
-	if len(ns) != 1 || ns[0].MessageID != "BOB-R1" || ns[0].Kind != kind || ns[0].Status != status {
-		t.Fatalf("notifications = %+v, want one %s %s about BOB-R1", ns, kind, status)
+	if len(ns) != 1 || ns[0].MessageID != mid || ns[0].Kind != kind || ns[0].Status != status {
+		t.Fatalf("notifications = %+v, want one %s %s about %s", ns, kind, status, mid)
 	}
-	if len(m.To) != 1 || m.To[0].URI != contact.URI {
-		t.Errorf("notification goes to %v, want %s", m.To, contact.URI)
+	if m.From.URI != user.URI || len(m.To) != 1 || m.To[0].URI != contact.URI {
+		t.Errorf("notification goes from %s to %v, want %s to %s", m.From.URI, m.To, user.URI, contact.URI)
 	}
 }
 

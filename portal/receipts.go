@@ -2,6 +2,7 @@ package portal
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/matrix-cpim/matrix-cpim/cpim"
@@ -41,9 +42,13 @@ type ReceiptRequest struct {
 	DateTime    time.Time `json:"date_time,omitzero"`
 	OriginalTo  string    `json:"original_to,omitempty"`
 	RecordRoute []string  `json:"record_route,omitempty"`
-	// Answered is set once the display notification was queued, so that it is sent once (§7.2.1).
-	Answered bool `json:"answered,omitempty"`
+	// AnsweredBy lists the Matrix users (im: URIs) whose display notification was queued, so that
+	// each recipient sends one (§7.2.1), in a group too.
+	AnsweredBy []string `json:"answered_by,omitempty"`
 }
+
+// Answered reports whether reader has sent the display notification.
+func (r *ReceiptRequest) Answered(reader string) bool { return slices.Contains(r.AnsweredBy, reader) }
 
 // NewReceiptRequest returns what to keep of m to answer it later with a display notification, or
 // nil if m did not ask for one or cannot be answered (no Message-ID).
@@ -96,10 +101,12 @@ func RequestReceipts(m *cpim.Message) {
 	m.Set(imdn.Namespace, imdn.Prefix, imdn.HeaderDispositionNotification, v)
 }
 
-// NotificationID is the imdn.Message-ID of the notification of the given kind about the message a
-// contact ghost sent with Message-ID mid. It is derived rather than fresh, so that a notification
-// queued again after a restart is recognised as the same message by the queue and the gateway.
-func NotificationID(kind imdn.Kind, ghost, mid string) string {
-	id, _ := imdn.EncodeMessageID("imdn:" + string(kind) + ":" + ghost + "/" + mid) // never empty
+// NotificationID is the imdn.Message-ID of the notification of the given kind that recipient (an
+// im: URI) sends about the message a contact ghost sent with Message-ID mid. It is derived rather
+// than fresh, so that a notification queued again after a restart is recognised as the same
+// message by the queue and the gateway, and it names the recipient, as each member of a group
+// answers for itself.
+func NotificationID(kind imdn.Kind, recipient, ghost, mid string) string {
+	id, _ := imdn.EncodeMessageID("imdn:" + string(kind) + ":" + recipient + ":" + ghost + "/" + mid) // never empty
 	return id
 }

@@ -102,6 +102,33 @@ func TestReceiptRequestDisplay(t *testing.T) {
 	}
 }
 
+// In a group each member answers a display request for itself (RFC 5438 §7.2.1): the answers are
+// kept per member and are different messages.
+func TestReceiptRequestPerMember(t *testing.T) {
+	dave := "im:dave@im.example.org"
+	r := NewReceiptRequest(parsed(t, requesting(t, imdn.Display)))
+	r.AnsweredBy = append(r.AnsweredBy, alice.URI)
+	if !r.Answered(alice.URI) || r.Answered(dave) {
+		t.Errorf("answered by %q: Answered(alice) = %v, Answered(dave) = %v", r.AnsweredBy, r.Answered(alice.URI), r.Answered(dave))
+	}
+	ghost := "bob@example.net"
+	ids := map[string]bool{}
+	for _, id := range []string{
+		NotificationID(imdn.KindDisplay, alice.URI, ghost, "m1"),
+		NotificationID(imdn.KindDisplay, dave, ghost, "m1"),
+		NotificationID(imdn.KindDelivery, alice.URI, ghost, "m1"),
+		NotificationID(imdn.KindDisplay, alice.URI, ghost, "m2"),
+	} {
+		if err := imdn.CheckMessageID(id); err != nil {
+			t.Errorf("NotificationID %q: %v", id, err)
+		}
+		ids[id] = true
+	}
+	if len(ids) != 4 {
+		t.Errorf("NotificationIDs %v: want four different ones", ids)
+	}
+}
+
 func TestNoReceiptRequest(t *testing.T) {
 	plain := cpim.NewText(bob, alice, "hi")
 	noID := cpim.NewText(bob, alice, "hi")
