@@ -181,7 +181,6 @@ func (c *Connector) deliver(ctx context.Context, row *database.Inbound) error {
 	if mid := imdn.MessageID(m); mid != "" {
 		msgID = portal.InboundMessageID(ghostID, mid)
 	}
-	handled := make(chan struct{})
 	meta := simplevent.EventMeta{
 		Type:         bridgev2.RemoteEventMessage,
 		PortalKey:    key,
@@ -191,7 +190,6 @@ func (c *Connector) deliver(ctx context.Context, row *database.Inbound) error {
 		LogContext: func(lc zerolog.Context) zerolog.Context {
 			return lc.Str("gateway", row.Gateway).Str("cpim_key", row.Key).Stringer("cpim_kind", in.Kind)
 		},
-		PostHandleFunc: func(context.Context, *bridgev2.Portal) { close(handled) },
 	}
 	if in.Kind != portal.KindMessage {
 		return c.deliverRelated(ctx, ul, row, meta, msgID, in)
@@ -222,23 +220,19 @@ func (c *Connector) deliver(ctx context.Context, row *database.Inbound) error {
 	if in.Media != nil {
 		evt = mediaMessage(meta, msgID, converted, in)
 	}
-	res := ul.QueueRemoteEvent(evt)
-	if !res.Success && !res.Ignored && !res.Queued {
-		return fmt.Errorf("bridgev2 refused the message: %v", res.Error)
-	}
-	// With a buffered portal queue the result above only says "queued"; the message is in Matrix
-	// once bridgev2 has stored it under its message ID, which it does only after sending it.
-	select {
-	case <-handled:
-	case <-time.After(handleTimeout):
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	sent, err := c.Bridge.DB.Message.GetFirstPartByID(ctx, key.Receiver, msgID)
-	if err != nil {
-		return err
-	} else if sent == nil {
-		return errors.New("bridgev2 did not send the message to Matrix")
+	// bridgev2 handles the event before it answers (portal_event_buffer is forced to 0), so the
+	// answer is the outcome: success means the message is in Matrix and stored under its ID.
+	switch res := ul.QueueRemoteEvent(evt); {
+	case res.Ignored:
+		// A message bridgev2 already has (its duplicate check) is in Matrix; anything else it
+		// dropped is not, and is tried again.
+		if sent, err := c.Bridge.DB.Message.GetFirstPartByID(ctx, key.Receiver, msgID); err != nil {
+			return err
+		} else if sent == nil {
+			return errors.New("bridgev2 ignored the message")
+		}
+	case !res.Success:
+		return fmt.Errorf("bridgev2 did not send the message to Matrix: %v", res.Error)
 	}
 	if err = c.answerDelivered(ctx, ul.Client.(*Client), key, ghostID, m); err != nil {
 		return err
@@ -253,10 +247,6 @@ func (c *Connector) markDelivered(ctx context.Context, row *database.Inbound) er
 	c.metrics.ObserveDelivery(metrics.In, row.Gateway, time.Since(row.ReceivedAt))
 	return nil
 }
-
-// handleTimeout bounds the wait for bridgev2 to handle one inbound message; it is long because
-// the first message of a conversation creates the room.
-const handleTimeout = 2 * time.Minute
 
 // updateGhost sets a contact's displayname from the Formal-name of its latest From header.
 func (c *Connector) updateGhost(ctx context.Context, ghostID networkid.UserID, name string) error {

@@ -20,8 +20,6 @@ import (
 // counts as delivered: there is nothing to retry.
 func (c *Connector) deliverRelated(ctx context.Context, ul *bridgev2.UserLogin, row *database.Inbound, meta simplevent.EventMeta, msgID networkid.MessageID, in *portal.Incoming) error {
 	ghost := meta.Sender.Sender
-	// The meta's PostHandleFunc is for the message path, which waits on it.
-	meta.PostHandleFunc = nil
 	var evt bridgev2.RemoteEvent
 	switch in.Kind {
 	case portal.KindEdit:
