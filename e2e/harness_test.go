@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/matrix-cpim/matrix-cpim/internal/dbtest"
 	"github.com/matrix-cpim/matrix-cpim/internal/devbridge"
 	"github.com/matrix-cpim/matrix-cpim/internal/tesths"
@@ -47,6 +49,26 @@ func setupBridge(t *testing.T, hs *tesths.Server, db dbtest.Backend, network map
 		t.Fatal(err)
 	}
 	return &bridgeProc{Bridge: b, reg: b.Reg}
+}
+
+// editConfig changes the bridge's config.yaml, for its next start.
+func (b *bridgeProc) editConfig(t *testing.T, edit func(cfg map[string]any)) {
+	t.Helper()
+	data, err := os.ReadFile(b.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err = yaml.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	edit(cfg)
+	if data, err = yaml.Marshal(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err = os.WriteFile(b.Config, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // start runs the bridge until the test ends, and prints its logs if the test failed.

@@ -13,18 +13,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 	"github.com/matrix-cpim/matrix-cpim/cpim/imdn"
 	"github.com/matrix-cpim/matrix-cpim/internal/dbtest"
+	"github.com/matrix-cpim/matrix-cpim/internal/devbridge"
 )
 
 // TestMedia carries files both ways (docs/extensions.md §5): an image inline; a file over
@@ -160,22 +159,10 @@ func TestMedia(t *testing.T) {
 // publicMedia turns on bridgev2's public media, served at the bridge's own address, so that large
 // files go out as links (docs/extensions.md §5.2). It fits startWithPartner's adjust.
 func publicMedia(t *testing.T, b *bridgeProc) {
-	data, err := os.ReadFile(b.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err = yaml.Unmarshal(data, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	cfg["appservice"].(map[string]any)["public_address"] = b.URL
-	cfg["public_media"] = map[string]any{"enabled": true, "signing_key": "generate", "hash_length": 32, "use_database": true, "path_prefix": "/_mautrix/publicmedia"}
-	if data, err = yaml.Marshal(cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err = os.WriteFile(b.Config, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	b.editConfig(t, func(cfg map[string]any) {
+		devbridge.Set(cfg, b.URL, "appservice", "public_address")
+		cfg["public_media"] = map[string]any{"enabled": true, "signing_key": "generate", "hash_length": 32, "use_database": true, "path_prefix": "/_mautrix/publicmedia"}
+	})
 }
 
 // externalLink is a message/external-body with access-type URL as a gateway reads it.
