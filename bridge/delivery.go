@@ -2,9 +2,14 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/matrix-cpim/matrix-cpim/database"
+	"github.com/matrix-cpim/matrix-cpim/gateway"
+	"github.com/matrix-cpim/matrix-cpim/metrics"
 )
 
 // The delivery worker takes the messages Accept stored to Matrix. Each conversation is a lane (see
@@ -66,11 +71,37 @@ func (c *Connector) deliveryStep(ctx context.Context, lane string) (laneStep, ti
 	if row == nil {
 		return laneEmpty, time.Time{}
 	}
-	if err = c.deliver(ctx, row); err != nil {
-		if ctx.Err() == nil {
+	if err = c.deliver(ctx, row); err != nil && ctx.Err() == nil {
+		var refusal *gateway.Refusal
+		if errors.As(err, &refusal) {
+			err = c.dropInbound(ctx, row, err)
+		} else {
 			c.inboundLog().Err(err).Str("gateway", row.Gateway).Str("key", row.Key).Msg("Failed to deliver inbound message to Matrix, will retry")
 		}
+	}
+	if err != nil {
 		return laneWait, time.Now().Add(inboundRetryPause)
 	}
 	return laneMore, time.Time{}
+}
+
+// dropInbound ends the delivery of a message that can never reach Matrix: deliver refuses it the
+// way Accept refuses a message, because something changed since it was accepted (the bridge now
+// runs with split_portals and it is a group message, say). Retrying would hold up its conversation
+// for good, so it is logged, counted as refused, answered with a failed delivery notification if
+// the sender asked for one (RFC 5438), and marked done; its key stays remembered, so that the
+// gateway's retries are still recognised.
+func (c *Connector) dropInbound(ctx context.Context, row *database.Inbound, reason error) error {
+	log := c.inboundLog().With().Str("gateway", row.Gateway).Str("key", row.Key).Logger()
+	log.Error().Err(reason).Msg("Dropping an inbound message that cannot reach Matrix")
+	if err := c.answerFailed(ctx, row); err != nil {
+		log.Err(err).Msg("Failed to queue the failed delivery notification, will retry")
+		return err
+	}
+	if err := c.db.Inbound.MarkDelivered(ctx, row.Gateway, row.Key, time.Now()); err != nil {
+		log.Err(err).Msg("Failed to mark the dropped message done, will retry")
+		return err
+	}
+	c.metrics.ObserveFailure(metrics.In, row.Gateway, reason)
+	return nil
 }

@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"fmt"
+	"net/http"
 
 	"maunium.net/go/mautrix/appservice"
 	"maunium.net/go/mautrix/bridgev2"
@@ -10,6 +11,7 @@ import (
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
+	"github.com/matrix-cpim/matrix-cpim/gateway"
 	"github.com/matrix-cpim/matrix-cpim/portal"
 )
 
@@ -61,7 +63,8 @@ func (c *Connector) ensureLogin(ctx context.Context, user *bridgev2.User) (*brid
 		return ul, nil
 	}
 	if !user.Permissions.Login {
-		return nil, fmt.Errorf("%s is not permitted to use the bridge", user.MXID)
+		// A refusal, as in Accept: a stored message for a user no longer permitted is dropped.
+		return nil, gateway.Refuse(http.StatusNotFound, gateway.CodeUnknownUser, "%s is not permitted to use the bridge", user.MXID)
 	}
 	uri, err := c.addrs.LocalURI(user.MXID)
 	if err != nil {

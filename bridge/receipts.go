@@ -10,6 +10,7 @@ import (
 	bridgedb "maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/networkid"
 	"maunium.net/go/mautrix/bridgev2/simplevent"
+	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-cpim/matrix-cpim/cpim"
 	"github.com/matrix-cpim/matrix-cpim/cpim/imdn"
@@ -98,6 +99,29 @@ func (c *Connector) answerDelivered(ctx context.Context, cl *Client, key network
 		return nil
 	}
 	return c.queueNotification(ctx, key, ghost, imdn.KindDelivery, imdn.MessageID(m), n)
+}
+
+// answerFailed queues the negative delivery notification for row, a stored message that will
+// never reach Matrix, if it asked for one. It goes From the recipient the gateway addressed.
+func (c *Connector) answerFailed(ctx context.Context, row *database.Inbound) error {
+	m, err := cpim.Parse(row.Body)
+	if err != nil {
+		return nil // Accept parsed it; a body that no longer parses has nobody to answer
+	}
+	uri, err := c.addrs.LocalURI(id.UserID(row.Recipient))
+	if err != nil {
+		return nil
+	}
+	n, err := portal.Failed(m, cpim.Address{URI: uri})
+	if err != nil {
+		zlog(ctx).Warn().Err(err).Msg("Cannot answer a request for a negative delivery notification")
+		return nil
+	}
+	ghost, err := portal.GhostID(m.From.URI)
+	if n == nil || err != nil {
+		return nil
+	}
+	return c.queueNotification(ctx, networkid.PortalKey{ID: networkid.PortalID(ghost)}, ghost, imdn.KindDelivery, imdn.MessageID(m), n)
 }
 
 // HandleMatrixReadReceipt answers the display requests of the contacts' messages the user has now

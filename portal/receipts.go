@@ -79,10 +79,20 @@ func (r *ReceiptRequest) Display(from cpim.Address) (*cpim.Message, error) {
 // Delivered returns the positive delivery notification from sends for m once m is in Matrix, or
 // nil if m did not ask for one (RFC 5438 §7.2.1: only requested notifications are sent).
 func Delivered(m *cpim.Message, from cpim.Address) (*cpim.Message, error) {
-	if !wants(m, imdn.PositiveDelivery) {
+	return deliveryNotification(m, from, imdn.PositiveDelivery, imdn.StatusDelivered)
+}
+
+// Failed returns the negative delivery notification from sends for m, which will not reach
+// Matrix, or nil if m did not ask for one.
+func Failed(m *cpim.Message, from cpim.Address) (*cpim.Message, error) {
+	return deliveryNotification(m, from, imdn.NegativeDelivery, imdn.StatusFailed)
+}
+
+func deliveryNotification(m *cpim.Message, from cpim.Address, requested imdn.Disposition, status imdn.Status) (*cpim.Message, error) {
+	if !wants(m, requested) {
 		return nil, nil
 	}
-	return imdn.NewNotification(m, from, imdn.Notification{Kind: imdn.KindDelivery, Status: imdn.StatusDelivered})
+	return imdn.NewNotification(m, from, imdn.Notification{Kind: imdn.KindDelivery, Status: status})
 }
 
 func wants(m *cpim.Message, d imdn.Disposition) bool {

@@ -1,6 +1,7 @@
 package portal
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -30,40 +31,48 @@ func parsed(t *testing.T, m *cpim.Message) *cpim.Message {
 	return p
 }
 
-func TestDeliveredAnswersOnlyARequest(t *testing.T) {
+// Delivered and Failed answer only the request for their outcome (RFC 5438 §7.2.1).
+func TestDeliveryNotificationsAnswerOnlyARequest(t *testing.T) {
+	answers := map[imdn.Status]func(*cpim.Message, cpim.Address) (*cpim.Message, error){
+		imdn.StatusDelivered: Delivered,
+		imdn.StatusFailed:    Failed,
+	}
 	for _, tt := range []struct {
 		ds   []imdn.Disposition
-		want bool
+		want []imdn.Status
 	}{
-		{[]imdn.Disposition{imdn.PositiveDelivery, imdn.Display}, true},
-		{[]imdn.Disposition{imdn.PositiveDelivery}, true},
-		{[]imdn.Disposition{imdn.Display}, false},
-		{[]imdn.Disposition{imdn.NegativeDelivery}, false},
+		{[]imdn.Disposition{imdn.PositiveDelivery, imdn.Display}, []imdn.Status{imdn.StatusDelivered}},
+		{[]imdn.Disposition{imdn.PositiveDelivery}, []imdn.Status{imdn.StatusDelivered}},
+		{[]imdn.Disposition{imdn.Display}, nil},
+		{[]imdn.Disposition{imdn.NegativeDelivery}, []imdn.Status{imdn.StatusFailed}},
+		{[]imdn.Disposition{imdn.PositiveDelivery, imdn.NegativeDelivery}, []imdn.Status{imdn.StatusDelivered, imdn.StatusFailed}},
 	} {
 		orig := parsed(t, requesting(t, tt.ds...))
-		n, err := Delivered(orig, alice)
-		if err != nil {
-			t.Fatalf("%v: %v", tt.ds, err)
-		}
-		if (n != nil) != tt.want {
-			t.Fatalf("%v: Delivered = %v, want a notification: %v", tt.ds, n, tt.want)
-		}
-		if n == nil {
-			continue
-		}
-		in, err := FromCPIM(parsed(t, n))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if in.Kind != KindNotification || len(in.Notifications) != 1 {
-			t.Fatalf("%v: FromCPIM of the notification = %v with %d notifications", tt.ds, in.Kind, len(in.Notifications))
-		}
-		got := in.Notifications[0]
-		if got.MessageID != "bob-msg-1" || got.Kind != imdn.KindDelivery || got.Status != imdn.StatusDelivered || got.RecipientURI != alice.URI {
-			t.Errorf("%v: notification = %+v", tt.ds, got)
-		}
-		if n.To[0].URI != bob.URI {
-			t.Errorf("%v: notification goes to %v, want bob", tt.ds, n.To)
+		for status, answer := range answers {
+			n, err := answer(orig, alice)
+			if err != nil {
+				t.Fatalf("%v, %s: %v", tt.ds, status, err)
+			}
+			if want := slices.Contains(tt.want, status); (n != nil) != want {
+				t.Fatalf("%v: %s notification = %v, want one: %v", tt.ds, status, n, want)
+			}
+			if n == nil {
+				continue
+			}
+			in, err := FromCPIM(parsed(t, n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.Kind != KindNotification || len(in.Notifications) != 1 {
+				t.Fatalf("%v: FromCPIM(%s notification) = %v %+v", tt.ds, status, in.Kind, in.Notifications)
+			}
+			got := in.Notifications[0]
+			if got.MessageID != "bob-msg-1" || got.Kind != imdn.KindDelivery || got.Status != status || got.RecipientURI != alice.URI {
+				t.Errorf("%v: notification = %+v, want %s", tt.ds, got, status)
+			}
+			if n.To[0].URI != bob.URI {
+				t.Errorf("%v: notification goes to %v, want bob", tt.ds, n.To)
+			}
 		}
 	}
 }

@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"testing"
+	"time"
+
+	"maunium.net/go/mautrix/event"
+	"maunium.net/go/mautrix/id"
+
+	"github.com/matrix-cpim/matrix-cpim/cpim"
+	"github.com/matrix-cpim/matrix-cpim/cpim/imdn"
+	"github.com/matrix-cpim/matrix-cpim/internal/dbtest"
+)
+
+// TestUndeliverableInbound has the bridge restart with a stored message it can no longer take to
+// Matrix: a group message, pending when the admin turned on split_portals, which leaves groups out.
+// The bridge drops it instead of retrying it for good, answers the sender's request for a negative
+// delivery notification, and goes on (docs/reliability.md §1).
+func TestUndeliverableInbound(t *testing.T) {
+	db := dbtest.Backends(t)[0]
+	gw := newTestGateway(t)
+	hs, b := startWithPartner(t, db, gw.srv.URL, nil)
+	alice := hs.RegisterUser(t, "alice")
+	hs.RegisterUser(t, "dave")
+	aliceIM := cpim.Address{URI: "im:alice@" + hs.ServerName}
+	bob := cpim.Address{URI: "im:bob@example.net"}
+	bobGhost := id.NewUserID("cpim_bob=40example.net", hs.ServerName)
+
+	// A DM first: it gives alice her login and shows the row the bridge stores for a message.
+	postCPIM(t, b, cpim.NewText(bob, aliceIM, "hi alice"))
+	room := waitChatInvite(t, alice, map[id.RoomID]bool{})
+	waitMessage(t, alice, room, "bob's DM", func(e *event.Event, c *event.MessageEventContent) bool {
+		return e.Sender == bobGhost && c.Body == "hi alice"
+	})
+	b.Stop()
+
+	group := groupMessage(bob, []string{aliceIM.URI}, []cpim.Address{{URI: "im:dave@" + hs.ServerName}}, "BOB-G1", "all of you")
+	group.DateTime = time.Now().UTC().Truncate(time.Second)
+	if err := imdn.Request(group, "BOB-G1", imdn.PositiveDelivery, imdn.NegativeDelivery); err != nil {
+		t.Fatal(err)
+	}
+	sqlDB := db.Open(t)
+	if _, err := sqlDB.Exec(t.Context(), `
+		INSERT INTO cpim_inbound (bridge_id, gateway, idem_key, recipient, body, received_at, lane)
+		SELECT bridge_id, gateway, 'imdn:BOB-G1', recipient, $1, $2, 'group of three' FROM cpim_inbound`,
+		group.Bytes(), time.Now().UnixMilli()); err != nil {
+		t.Fatal(err)
+	}
+	b.editConfig(t, func(cfg map[string]any) { cfg["bridge"].(map[string]any)["split_portals"] = true })
+	if err := b.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	n := nextCPIM(t, gw)
+	checkNotification(t, n, "BOB-G1", aliceIM, bob, imdn.KindDelivery, imdn.StatusFailed)
+	deadline := time.Now().Add(30 * time.Second)
+	for !queuesEmpty(b.URL) {
+		if time.Now().After(deadline) {
+			t.Fatal("the undeliverable message is still pending 30 s after its failure notification")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Its key is remembered: the gateway's retry is taken as a duplicate, not refused.
+	var delivered int
+	if err := sqlDB.QueryRow(t.Context(), `SELECT COUNT(*) FROM cpim_inbound WHERE idem_key='imdn:BOB-G1' AND delivered_at IS NOT NULL`).Scan(&delivered); err != nil || delivered != 1 {
+		t.Errorf("rows of the dropped message marked done: %d (%v), want 1", delivered, err)
+	}
+}
