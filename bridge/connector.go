@@ -38,10 +38,7 @@ type Connector struct {
 	metrics  *metrics.Metrics
 	health   *metrics.HealthChecker
 
-	// wake nudges the inbound delivery worker after Accept stored a message, outboundWake the
-	// outbound worker after a Matrix message was queued.
-	wake, outboundWake chan struct{}
-	barriers           barriers
+	barriers barriers
 	// inboundHTTP is the HTTP binding's handler once Start has built it; until then gateways are
 	// told to retry (see serveInbound). started is set when Start is done.
 	inboundHTTP atomic.Pointer[http.Handler]
@@ -108,8 +105,6 @@ func (c *Connector) Init(br *bridgev2.Bridge) {
 	c.metrics = metrics.New(nil)
 	r := c.Config.RateLimit
 	c.acceptor = c.metrics.WrapAcceptor(gateway.Limit(c, gateway.Limits{PerGateway: r.PerGateway, PerSender: r.PerSender, Burst: r.Burst}))
-	c.wake = make(chan struct{}, 1)
-	c.outboundWake = make(chan struct{}, 1)
 	c.hookAutoLogin()
 	c.installPersistBeforeAck()
 	c.installSendTxnIDs()

@@ -23,13 +23,6 @@ const (
 	inboundRetryPause = 5 * time.Second
 )
 
-func (c *Connector) wakeDelivery() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
-}
-
 // deliveryLoop delivers pending inbound messages until ctx ends.
 func (c *Connector) deliveryLoop(ctx context.Context) {
 	s := &laneScheduler{
@@ -46,7 +39,7 @@ func (c *Connector) deliveryLoop(ctx context.Context) {
 		idlePoll: inboundIdlePoll,
 		step:     c.deliveryStep,
 		news:     make(chan string, newsBuffer),
-		wake:     c.wake,
+		missed:   make(chan struct{}, 1),
 	}
 	c.db.Inbound.OnStored(s.notify)
 	s.run(ctx)

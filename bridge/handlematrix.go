@@ -104,7 +104,6 @@ func (cl *Client) enqueue(ctx context.Context, p *bridgev2.Portal, evt *event.Ev
 			return "", bridgev2.WrapErrorInStatus(err).WithErrorReason(event.MessageStatusGenericError)
 		}
 	}
-	cl.c.wakeOutbound()
 	return mid, nil
 }
 

@@ -71,11 +71,8 @@ func (c *Connector) Accept(ctx context.Context, in *gateway.Inbound) error {
 		ReceivedAt: time.Now(),
 		Lane:       key.String(), // the conversation: its messages reach Matrix in order
 	}
-	if _, err = c.db.Inbound.Insert(ctx, row); err != nil {
-		return err
-	}
-	c.wakeDelivery()
-	return nil
+	_, err = c.db.Inbound.Insert(ctx, row) // the delivery worker hears of it (OnStored)
+	return err
 }
 
 // recipientLogin returns the login through which a message goes to Matrix, creating the logins of

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -32,17 +31,17 @@ const (
 type laneScheduler struct {
 	log      zerolog.Logger
 	parallel int
-	// heads reads every lane that has stored work. It is read at start, after wake fires, and
-	// every idlePoll; after an error, again a second later.
+	// heads reads every lane that has stored work. It is read at start, when news was missed,
+	// and every idlePoll; after an error, again a second later.
 	heads    func(ctx context.Context) ([]laneHead, error)
 	idlePoll time.Duration
 	// step handles the oldest message of a lane, reading it from the database.
 	step func(ctx context.Context, lane string) (laneStep, time.Time)
-	// news carries the lane of each message as it is stored (see notify). A wake with news
-	// missed makes the scheduler read heads.
+	// news carries the lane of each message as it is stored (see notify); missed tells the
+	// scheduler that news did not fit, so that it reads heads instead. Both are made by the
+	// scheduler's owner, missed with a buffer of one.
 	news   chan string
-	missed atomic.Bool
-	wake   <-chan struct{}
+	missed chan struct{}
 }
 
 // newsBuffer is how many stored messages the scheduler may be behind before it falls back to
@@ -54,7 +53,10 @@ func (s *laneScheduler) notify(lane string) {
 	select {
 	case s.news <- lane:
 	default:
-		s.missed.Store(true)
+		select {
+		case s.missed <- struct{}{}:
+		default: // a scan is due already
+		}
 	}
 }
 
@@ -206,10 +208,8 @@ func (s *laneScheduler) run(ctx context.Context) {
 			finish(d)
 		case lane := <-s.news:
 			found(laneHead{lane: lane}, time.Now())
-		case <-s.wake:
-			if s.missed.Swap(false) {
-				scanPending = true
-			}
+		case <-s.missed:
+			scanPending = true
 		case <-timer.C:
 			now := time.Now()
 			if !nextRetry.IsZero() && !nextRetry.After(now) {

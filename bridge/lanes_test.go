@@ -97,11 +97,10 @@ func (f *fakeLanes) handledOf(lane string) []int {
 }
 
 // start runs a scheduler over f until the test ends. news is its news channel; nil misses all
-// news, so that only a wake after a scan finds new work.
-func (f *fakeLanes) start(t *testing.T, parallel int, news chan string) (*laneScheduler, chan<- struct{}) {
-	wake := make(chan struct{}, 1)
+// news, so that only a scan finds new work.
+func (f *fakeLanes) start(t *testing.T, parallel int, news chan string) *laneScheduler {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &laneScheduler{log: zerolog.Nop(), parallel: parallel, heads: f.heads, idlePoll: time.Hour, step: f.step, news: news, wake: wake}
+	s := &laneScheduler{log: zerolog.Nop(), parallel: parallel, heads: f.heads, idlePoll: time.Hour, step: f.step, news: news, missed: make(chan struct{}, 1)}
 	stopped := make(chan struct{})
 	go func() {
 		s.run(ctx)
@@ -111,7 +110,7 @@ func (f *fakeLanes) start(t *testing.T, parallel int, news chan string) (*laneSc
 		cancel()
 		<-stopped
 	})
-	return s, wake
+	return s
 }
 
 // waitFor polls cond until it holds; the deadline only keeps a broken scheduler from hanging the
@@ -159,7 +158,7 @@ func TestLanesStuckLaneBlocksOnlyItself(t *testing.T) {
 	}
 	f.add("stuck", 1, 2)
 	f.add("free", 1, 2, 3, 4, 5)
-	s, _ := f.start(t, 2, make(chan string, newsBuffer))
+	s := f.start(t, 2, make(chan string, newsBuffer))
 	waitFor(t, "the free lane", func() bool { return len(f.handledOf("free")) == 5 })
 	// A message for an idle lane starts at once, while the stuck one still holds its slot.
 	f.add("later", 1)
@@ -200,7 +199,7 @@ func TestLanesFailedStepIsRetried(t *testing.T) {
 }
 
 // A message stored while its lane's step runs may be missed by that step; the scheduler must run
-// the lane again, whether it learns of the message as news or by reading heads after a wake.
+// the lane again, whether it learns of the message as news or, when news is missed, by reading heads.
 func TestLanesWorkArrivingDuringAStepIsNotMissed(t *testing.T) {
 	for _, viaNews := range []bool{true, false} {
 		t.Run(fmt.Sprint("news=", viaNews), func(t *testing.T) {
@@ -223,7 +222,7 @@ func TestLanesWorkArrivingDuringAStepIsNotMissed(t *testing.T) {
 			if viaNews {
 				news = make(chan string, newsBuffer)
 			}
-			s, wake := f.start(t, 1, news)
+			s := f.start(t, 1, news)
 			<-inStep
 			for len(f.headsSeen) > 0 {
 				<-f.headsSeen
@@ -234,8 +233,7 @@ func TestLanesWorkArrivingDuringAStepIsNotMissed(t *testing.T) {
 				// The scheduler handles the news before the step's end: it does one thing at a time.
 				waitFor(t, "the news to be taken", func() bool { return len(news) == 0 })
 			} else {
-				wake <- struct{}{}
-				<-f.headsSeen
+				<-f.headsSeen // notify, finding no room for news, has the scheduler read heads
 			}
 			close(release)
 			waitFor(t, "the message that arrived during the step", func() bool { return len(f.handledOf("x")) == 2 })

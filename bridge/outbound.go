@@ -25,13 +25,6 @@ const (
 	outboundIdlePoll = 30 * time.Second
 )
 
-func (c *Connector) wakeOutbound() {
-	select {
-	case c.outboundWake <- struct{}{}:
-	default:
-	}
-}
-
 func (c *Connector) outboundLoop(ctx context.Context) {
 	s := &laneScheduler{
 		log:      c.Bridge.Log.With().Str("component", "cpim outbound").Logger(),
@@ -47,7 +40,7 @@ func (c *Connector) outboundLoop(ctx context.Context) {
 		idlePoll: outboundIdlePoll,
 		step:     c.outboundStep,
 		news:     make(chan string, newsBuffer),
-		wake:     c.outboundWake,
+		missed:   make(chan struct{}, 1),
 	}
 	c.db.Outbound.OnQueued(s.notify)
 	s.run(ctx)

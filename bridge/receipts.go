@@ -182,6 +182,7 @@ func (cl *Client) answerDisplayed(ctx context.Context, key networkid.PortalKey, 
 func (c *Connector) queueNotification(ctx context.Context, key networkid.PortalKey, ghost networkid.UserID, kind imdn.Kind, mid string, n *cpim.Message) error {
 	transID := portal.NotificationID(kind, n.From.URI, string(ghost), mid)
 	n.Set(imdn.Namespace, imdn.Prefix, imdn.HeaderMessageID, transID)
+	// The outbound worker hears of it (OnQueued).
 	_, err := c.db.Outbound.Enqueue(ctx, &database.Outbound{
 		TransID:      transID,
 		Conversation: conversationKey(key, portal.Domain(ghost)),
@@ -189,9 +190,5 @@ func (c *Connector) queueNotification(ctx context.Context, key networkid.PortalK
 		Body:         n.Bytes(),
 		CreatedAt:    time.Now(),
 	})
-	if err != nil {
-		return err
-	}
-	c.wakeOutbound()
-	return nil
+	return err
 }
