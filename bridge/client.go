@@ -101,7 +101,7 @@ func (cl *Client) GetCapabilities(ctx context.Context, p *bridgev2.Portal) *even
 		ReadReceipts:        true,
 		TypingNotifications: true,
 	}
-	if _, ok := portal.GroupMembers(p.ID); ok {
+	if portal.IsGroup(p.ID) {
 		features.ID += "+group.1"
 		features.State = event.StateFeatureMap{event.StateRoomName.Type: {Level: event.CapLevelFullySupported}}
 	}

@@ -224,7 +224,7 @@ func (cl *Client) groupCopies(p *bridgev2.Portal, set []networkid.UserID, self n
 // conversationKey is the outbound queue's conversation (the unit of order) for messages to domain
 // in the portal key: the DM, or the group's copies for that domain.
 func conversationKey(key networkid.PortalKey, domain string) string {
-	if _, ok := portal.GroupMembers(key.ID); ok {
+	if portal.IsGroup(key.ID) {
 		return key.String() + "#" + domain
 	}
 	return key.String()
@@ -248,7 +248,7 @@ func (cl *Client) sendGroupTyping(ctx context.Context, set []networkid.UserID, a
 // HandleMatrixRoomName accepts a new name for a group room; it goes out as the Subject of the
 // group's next messages (CPIM has no message that renames a conversation). A DM has no name.
 func (cl *Client) HandleMatrixRoomName(ctx context.Context, msg *bridgev2.MatrixRoomName) (bool, error) {
-	if _, ok := portal.GroupMembers(msg.Portal.ID); !ok {
+	if !portal.IsGroup(msg.Portal.ID) {
 		return false, bridgev2.ErrRoomMetadataNotSupported
 	}
 	msg.Portal.Name = msg.Content.Name

@@ -129,7 +129,7 @@ func (c *Connector) answerFailed(ctx context.Context, row *database.Inbound) err
 // maxDisplayed of them), each once per reader (in a group, every member answers for itself).
 func (cl *Client) HandleMatrixReadReceipt(ctx context.Context, msg *bridgev2.MatrixReadReceipt) error {
 	fromContact := func(sender networkid.UserID) bool { return sender == networkid.UserID(msg.Portal.ID) }
-	if _, ok := portal.GroupMembers(msg.Portal.ID); ok {
+	if portal.IsGroup(msg.Portal.ID) {
 		fromContact = func(sender networkid.UserID) bool {
 			return inGroup(msg.Portal.PortalKey, sender) && !cl.c.isLocal(sender)
 		}

@@ -62,14 +62,19 @@ func GroupID(set []networkid.UserID) (networkid.PortalID, error) {
 	return networkid.PortalID(groupPrefix + strings.Join(ids, " ")), nil
 }
 
+// IsGroup reports whether id is a group portal ID (see GroupID).
+func IsGroup(id networkid.PortalID) bool {
+	rest, ok := strings.CutPrefix(string(id), groupPrefix)
+	return ok && rest != ""
+}
+
 // GroupMembers returns the participants of a group portal ID, sorted, and false if id is not one.
 func GroupMembers(id networkid.PortalID) ([]networkid.UserID, bool) {
-	rest, ok := strings.CutPrefix(string(id), groupPrefix)
-	if !ok || rest == "" {
+	if !IsGroup(id) {
 		return nil, false
 	}
 	var set []networkid.UserID
-	for p := range strings.SplitSeq(rest, " ") {
+	for p := range strings.SplitSeq(string(id)[len(groupPrefix):], " ") {
 		set = append(set, networkid.UserID(p))
 	}
 	return set, true

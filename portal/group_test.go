@@ -32,6 +32,9 @@ func TestGroupIDRoundTrip(t *testing.T) {
 	if !ok || !slices.Equal(got, set) {
 		t.Errorf("GroupMembers(%q) = %q, %v; want %q", id, got, ok, set)
 	}
+	if !IsGroup(id) {
+		t.Errorf("IsGroup(%q) = false", id)
+	}
 }
 
 func TestGroupIDRefuses(t *testing.T) {
@@ -63,6 +66,9 @@ func TestGroupMembersOfOtherIDs(t *testing.T) {
 	for _, id := range []networkid.PortalID{"bob@example.net", "group:", ""} {
 		if set, ok := GroupMembers(id); ok {
 			t.Errorf("GroupMembers(%q) = %q, true; want false", id, set)
+		}
+		if IsGroup(id) {
+			t.Errorf("IsGroup(%q) = true", id)
 		}
 	}
 }
