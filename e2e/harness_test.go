@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/matrix-cpim/matrix-cpim/internal/dbtest"
 	"github.com/matrix-cpim/matrix-cpim/internal/devbridge"
 	"github.com/matrix-cpim/matrix-cpim/internal/tesths"
@@ -54,19 +52,7 @@ func setupBridge(t *testing.T, hs *tesths.Server, db dbtest.Backend, network map
 // editConfig changes the bridge's config.yaml, for its next start.
 func (b *bridgeProc) editConfig(t *testing.T, edit func(cfg map[string]any)) {
 	t.Helper()
-	data, err := os.ReadFile(b.Config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cfg map[string]any
-	if err = yaml.Unmarshal(data, &cfg); err != nil {
-		t.Fatal(err)
-	}
-	edit(cfg)
-	if data, err = yaml.Marshal(cfg); err != nil {
-		t.Fatal(err)
-	}
-	if err = os.WriteFile(b.Config, data, 0o600); err != nil {
+	if err := b.EditConfig(edit); err != nil {
 		t.Fatal(err)
 	}
 }

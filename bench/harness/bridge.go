@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"gopkg.in/yaml.v3"
 	"maunium.net/go/mautrix/appservice"
 
 	"github.com/matrix-cpim/matrix-cpim/internal/devbridge"
@@ -60,63 +59,33 @@ const (
 	stopTimeout  = 30 * time.Second
 )
 
-// SetupBridge writes the config and registration; the bridge is not started.
-func SetupBridge(ctx context.Context, o BridgeOptions) (*Bridge, error) {
-	port, err := devbridge.FreePort()
+// SetupBridge writes the config and registration as the end-to-end tests do (devbridge.Setup,
+// SQLite in Dir), with the options on top; the bridge is not started.
+func SetupBridge(o BridgeOptions) (*Bridge, error) {
+	dev, err := devbridge.Setup(o.Binary, o.Dir, devbridge.Homeserver{URL: o.Homeserver, ServerName: o.ServerName},
+		"sqlite3-fk-wal", "file:"+filepath.Join(o.Dir, "bridge.db")+"?_txlock=immediate", o.Network)
 	if err != nil {
 		return nil, err
 	}
-	b := &Bridge{
-		URL:     fmt.Sprintf("http://127.0.0.1:%d", port),
-		RegPath: filepath.Join(o.Dir, "registration.yaml"),
-		opts:    o,
-		cfgPath: filepath.Join(o.Dir, "config.yaml"),
-	}
-	if err = runTool(ctx, o.Dir, o.Binary, "-e", "-c", b.cfgPath); err != nil {
-		return nil, err
-	}
-	var cfg map[string]any
-	data, err := os.ReadFile(b.cfgPath)
+	err = dev.EditConfig(func(cfg map[string]any) {
+		if o.MaxOpenConns > 0 {
+			devbridge.Set(cfg, o.MaxOpenConns, "database", "max_open_conns")
+		}
+		if o.MaxIdleConns > 0 {
+			devbridge.Set(cfg, o.MaxIdleConns, "database", "max_idle_conns")
+		}
+		if o.LogLevel != "" {
+			devbridge.Set(cfg, o.LogLevel, "logging", "min_level")
+		}
+		if o.DebugSecret != "" {
+			devbridge.Set(cfg, o.DebugSecret, "provisioning", "shared_secret")
+			devbridge.Set(cfg, true, "provisioning", "debug_endpoints")
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err = yaml.Unmarshal(data, &cfg); err != nil {
-		return nil, fmt.Errorf("%s: %w", b.cfgPath, err)
-	}
-	devbridge.Set(cfg, o.Homeserver, "homeserver", "address")
-	devbridge.Set(cfg, o.ServerName, "homeserver", "domain")
-	devbridge.Set(cfg, b.URL, "appservice", "address")
-	devbridge.Set(cfg, "127.0.0.1", "appservice", "hostname")
-	devbridge.Set(cfg, port, "appservice", "port")
-	devbridge.Set(cfg, "sqlite3-fk-wal", "database", "type")
-	devbridge.Set(cfg, "file:"+filepath.Join(o.Dir, "bridge.db")+"?_txlock=immediate", "database", "uri")
-	devbridge.Set(cfg, map[string]any{"*": "relay", o.ServerName: "user"}, "bridge", "permissions")
-	devbridge.Set(cfg, []any{map[string]any{"type": "file", "format": "json", "filename": filepath.Join(o.Dir, "bridge.log")}}, "logging", "writers")
-	if o.MaxOpenConns > 0 {
-		devbridge.Set(cfg, o.MaxOpenConns, "database", "max_open_conns")
-	}
-	if o.MaxIdleConns > 0 {
-		devbridge.Set(cfg, o.MaxIdleConns, "database", "max_idle_conns")
-	}
-	if o.LogLevel != "" {
-		devbridge.Set(cfg, o.LogLevel, "logging", "min_level")
-	}
-	if o.DebugSecret != "" {
-		devbridge.Set(cfg, o.DebugSecret, "provisioning", "shared_secret")
-		devbridge.Set(cfg, true, "provisioning", "debug_endpoints")
-	}
-	for k, v := range o.Network {
-		devbridge.Set(cfg, v, "network", k)
-	}
-	if data, err = yaml.Marshal(cfg); err != nil {
-		return nil, err
-	}
-	if err = os.WriteFile(b.cfgPath, data, 0o600); err != nil {
-		return nil, err
-	}
-	if err = runTool(ctx, o.Dir, o.Binary, "-g", "-c", b.cfgPath, "-r", b.RegPath); err != nil {
-		return nil, err
-	}
+	b := &Bridge{URL: dev.URL, RegPath: dev.Reg, opts: o, cfgPath: dev.Config}
 	if b.Registration, err = appservice.LoadRegistration(b.RegPath); err != nil {
 		return nil, err
 	}
@@ -210,17 +179,6 @@ func (b *Bridge) Profile(ctx context.Context, name, query, dst string) error {
 		return err
 	}
 	return f.Close()
-}
-
-func runTool(ctx context.Context, dir, name string, args ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-	return nil
 }
 
 // GoMemory is what the bridge's Go runtime reports after a garbage collection, in bytes.

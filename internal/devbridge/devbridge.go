@@ -59,23 +59,21 @@ func Setup(binary, dir string, hs Homeserver, dbType, dbURI string, network map[
 	if err = b.run("-e", "-c", b.Config); err != nil {
 		return nil, err
 	}
-	var cfg map[string]any
-	if err = readYAML(b.Config, &cfg); err != nil {
-		return nil, err
-	}
-	Set(cfg, hs.URL, "homeserver", "address")
-	Set(cfg, hs.ServerName, "homeserver", "domain")
-	Set(cfg, b.URL, "appservice", "address")
-	Set(cfg, "127.0.0.1", "appservice", "hostname")
-	Set(cfg, port, "appservice", "port")
-	Set(cfg, dbType, "database", "type")
-	Set(cfg, dbURI, "database", "uri")
-	Set(cfg, map[string]any{"*": "relay", hs.ServerName: "user"}, "bridge", "permissions")
-	Set(cfg, []any{map[string]any{"type": "file", "format": "json", "filename": b.Log}}, "logging", "writers")
-	for k, v := range network {
-		Set(cfg, v, "network", k)
-	}
-	if err = writeYAML(b.Config, cfg); err != nil {
+	err = b.EditConfig(func(cfg map[string]any) {
+		Set(cfg, hs.URL, "homeserver", "address")
+		Set(cfg, hs.ServerName, "homeserver", "domain")
+		Set(cfg, b.URL, "appservice", "address")
+		Set(cfg, "127.0.0.1", "appservice", "hostname")
+		Set(cfg, port, "appservice", "port")
+		Set(cfg, dbType, "database", "type")
+		Set(cfg, dbURI, "database", "uri")
+		Set(cfg, map[string]any{"*": "relay", hs.ServerName: "user"}, "bridge", "permissions")
+		Set(cfg, []any{map[string]any{"type": "file", "format": "json", "filename": b.Log}}, "logging", "writers")
+		for k, v := range network {
+			Set(cfg, v, "network", k)
+		}
+	})
+	if err != nil {
 		return nil, err
 	}
 	if err = b.run("-g", "-c", b.Config, "-r", b.Reg); err != nil {
@@ -85,6 +83,16 @@ func Setup(binary, dir string, hs Homeserver, dbType, dbURI string, network map[
 		b.ExtraArgs = append(b.ExtraArgs, "--ignore-unsupported-server")
 	}
 	return b, nil
+}
+
+// EditConfig changes the bridge's config.yaml, for its next start.
+func (b *Bridge) EditConfig(edit func(cfg map[string]any)) error {
+	var cfg map[string]any
+	if err := readYAML(b.Config, &cfg); err != nil {
+		return err
+	}
+	edit(cfg)
+	return writeYAML(b.Config, cfg)
 }
 
 // Start runs the bridge and waits until it answers on its appservice listener.

@@ -36,7 +36,7 @@ func dendriteRun(ctx context.Context, v harness.Variant, o *options) (harness.Ru
 		for range topo.Gateways {
 			tokens = append(tokens, randomToken())
 		}
-		br, err := harness.SetupBridge(ctx, harness.BridgeOptions{
+		br, err := harness.SetupBridge(harness.BridgeOptions{
 			Binary:       v.Binary,
 			Dir:          s.TempDir(),
 			Homeserver:   hs.URL,

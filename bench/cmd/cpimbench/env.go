@@ -57,7 +57,7 @@ func startEnv(ctx context.Context, v harness.Variant, topo harness.Topology, o *
 	if err != nil {
 		return nil, err
 	}
-	e.bridge, err = harness.SetupBridge(ctx, harness.BridgeOptions{
+	e.bridge, err = harness.SetupBridge(harness.BridgeOptions{
 		Binary:       v.Binary,
 		Dir:          dir,
 		Homeserver:   "http://" + ln.Addr().String(),
