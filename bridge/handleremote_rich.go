@@ -2,8 +2,10 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/bridgev2"
 	bridgedb "maunium.net/go/mautrix/bridgev2/database"
 	"maunium.net/go/mautrix/bridgev2/networkid"
@@ -20,6 +22,9 @@ import (
 // counts as delivered: there is nothing to retry.
 func (c *Connector) deliverRelated(ctx context.Context, ul *bridgev2.UserLogin, row *database.Inbound, meta simplevent.EventMeta, msgID networkid.MessageID, in *portal.Incoming) error {
 	ghost := meta.Sender.Sender
+	// The inbound key in the event makes a send that a crash interrupted and its retry one Matrix
+	// event (sendTxnIDs). Redactions carry no content for it; redacting twice changes nothing.
+	key := map[string]any{inboundKeyField: row.Key}
 	var evt bridgev2.RemoteEvent
 	switch in.Kind {
 	case portal.KindEdit:
@@ -31,7 +36,7 @@ func (c *Connector) deliverRelated(ctx context.Context, ul *bridgev2.UserLogin, 
 			ID:            msgID,
 			TargetMessage: portal.InboundMessageID(ghost, in.Target),
 			ConvertEditFunc: func(_ context.Context, _ *bridgev2.Portal, _ bridgev2.MatrixAPI, existing []*bridgedb.Message, data *event.MessageEventContent) (*bridgev2.ConvertedEdit, error) {
-				return &bridgev2.ConvertedEdit{ModifiedParts: []*bridgev2.ConvertedEditPart{{Part: existing[0], Type: event.EventMessage, Content: data}}}, nil
+				return &bridgev2.ConvertedEdit{ModifiedParts: []*bridgev2.ConvertedEditPart{{Part: existing[0], Type: event.EventMessage, Content: data, TopLevelExtra: key}}}, nil
 			},
 		}
 	case portal.KindReaction:
@@ -40,7 +45,7 @@ func (c *Connector) deliverRelated(ctx context.Context, ul *bridgev2.UserLogin, 
 			return c.markDelivered(ctx, row)
 		}
 		meta.Type = bridgev2.RemoteEventReaction
-		evt = &simplevent.Reaction{EventMeta: meta, TargetMessage: target, EmojiID: emojiID(msgID, ghost), Emoji: in.Reaction}
+		evt = &simplevent.Reaction{EventMeta: meta, TargetMessage: target, EmojiID: emojiID(msgID, ghost), Emoji: in.Reaction, ExtraContent: key}
 	case portal.KindDeletion:
 		meta.CreatePortal = false
 		if in.ReactionTo == "" {
@@ -59,10 +64,20 @@ func (c *Connector) deliverRelated(ctx context.Context, ul *bridgev2.UserLogin, 
 	}
 	// The portal queue is unbuffered (see installPersistBeforeAck), so the result is final.
 	res := ul.QueueRemoteEvent(evt)
-	if !res.Success && !res.Ignored {
+	if !res.Success && !res.Ignored && !isDuplicateAnnotation(res.Error) {
 		return fmt.Errorf("bridgev2 failed to handle the %v: %v", in.Kind, res.Error)
 	}
 	return c.markDelivered(ctx, row)
+}
+
+// isDuplicateAnnotation reports the homeserver's refusal of a reaction its sender has already
+// made (Synapse: 400 M_DUPLICATE_ANNOTATION). For an inbound reaction that is one a crash
+// interrupted after the send, once the homeserver has forgotten the send's transaction ID: the
+// reaction is in the room, and retrying could only be refused again. bridgev2 has no record of
+// it, so a later withdrawal of it does not reach Matrix.
+func isDuplicateAnnotation(err error) bool {
+	var httpErr mautrix.HTTPError
+	return errors.As(err, &httpErr) && httpErr.RespError != nil && httpErr.RespError.ErrCode == "M_DUPLICATE_ANNOTATION"
 }
 
 // emojiID is the reaction ID of an inbound reaction: the Message-ID of the reaction message, which

@@ -4,11 +4,15 @@ import (
 	"testing"
 	"time"
 
+	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
 	"maunium.net/go/mautrix/id"
 
 	"github.com/matrix-cpim/matrix-cpim/cpim"
+	"github.com/matrix-cpim/matrix-cpim/cpim/imdn"
 	"github.com/matrix-cpim/matrix-cpim/internal/dbtest"
+	"github.com/matrix-cpim/matrix-cpim/internal/tesths"
+	"github.com/matrix-cpim/matrix-cpim/portal"
 )
 
 // TestInterruptedDelivery puts the database in the states a crash can leave an inbound message in
@@ -19,7 +23,12 @@ import (
 //     so the bridge finds it in the room;
 //   - "unsearched": the same, but the bridge does not know it tried (as when the homeserver is
 //     still handling the send when the bridge restarts and the search comes too early): only the
-//     send's transaction ID keeps the homeserver from making a second event.
+//     send's transaction ID keeps the homeserver from making a second event;
+//   - an edit and a reaction that were sent but not marked delivered, the reaction also unknown to
+//     bridgev2: again only the transaction IDs keep them single;
+//   - a second such reaction whose transaction ID the homeserver has forgotten (its key is changed
+//     here): Synapse refuses it as a duplicate, which must count as delivered. Dendrite v0.13.8
+//     takes a repeated reaction, so there the case is left out: it would show twice.
 //
 // TestFaultsExactlyOnce reaches these states by chance; this test reaches them every time.
 func TestInterruptedDelivery(t *testing.T) {
@@ -34,8 +43,13 @@ func testInterruptedDelivery(t *testing.T, db dbtest.Backend) {
 	alice := hs.RegisterUser(t, "alice")
 	bob := cpim.Address{URI: "im:bob@example.net"}
 	ghost := id.NewUserID("cpim_bob=40example.net", hs.ServerName)
+	aliceIM := "im:alice@" + hs.ServerName
 	send := func(text string) {
-		postCPIM(t, b, cpim.NewText(bob, cpim.Address{URI: "im:alice@" + hs.ServerName}, text))
+		m := cpim.NewText(bob, cpim.Address{URI: aliceIM}, text)
+		if text == "known" { // edited and reacted to below, which needs its Message-ID
+			m.Set(imdn.Namespace, imdn.Prefix, imdn.HeaderMessageID, "BOB-K")
+		}
+		postCPIM(t, b, m)
 	}
 	fromBob := func(text string) func(*event.Event, *event.MessageEventContent) bool {
 		return func(e *event.Event, c *event.MessageEventContent) bool { return e.Sender == ghost && c.Body == text }
@@ -46,7 +60,20 @@ func testInterruptedDelivery(t *testing.T, db dbtest.Backend) {
 		send(text)
 	}
 	room := waitChatInvite(t, alice, map[id.RoomID]bool{})
+	known := waitMessage(t, alice, room, "the first message", fromBob("known"))
 	waitMessage(t, alice, room, "the last message", fromBob("unsearched"))
+	edit := bobMessage(bob, aliceIM, "BOB-E", "text/plain; charset=utf-8", "✏️ known, edited")
+	edit.Add(portal.Namespace, portal.Prefix, portal.HeaderReplaces, "BOB-K")
+	postCPIM(t, b, edit)
+	postCPIM(t, b, portalReaction(bob, aliceIM, "BOB-R", "BOB-K", "👍"))
+	postCPIM(t, b, portalReaction(bob, aliceIM, "BOB-R2", "BOB-K", "🎉"))
+	waitEvent(t, alice, room, "bob's second reaction", func(evt *event.Event) bool {
+		c, ok := evt.Content.Parsed.(*event.ReactionEventContent)
+		return ok && evt.Sender == ghost && c.RelatesTo.EventID == known.ID && c.RelatesTo.Key == "🎉"
+	})
+	if edits, _ := relatedFrom(t, alice, room, ghost); edits != 1 {
+		t.Fatalf("bob's edits before the restart: %d, want 1", edits)
+	}
 	b.Stop()
 
 	sqlDB := db.Open(t)
@@ -62,8 +89,8 @@ func testInterruptedDelivery(t *testing.T, db dbtest.Backend) {
 		}
 		keys = append(keys, k)
 	}
-	if err = rows.Err(); err != nil || len(keys) != len(sent) {
-		t.Fatalf("inbound keys %v, %v; want %d", keys, err, len(sent))
+	if err = rows.Err(); err != nil || len(keys) != len(sent)+3 {
+		t.Fatalf("inbound keys %v, %v; want %d", keys, err, len(sent)+3)
 	}
 	exec := func(query string, args ...any) {
 		t.Helper()
@@ -74,8 +101,12 @@ func testInterruptedDelivery(t *testing.T, db dbtest.Backend) {
 	exec(`UPDATE cpim_inbound SET delivered_at=NULL, attempted_at=received_at`)
 	exec(`UPDATE cpim_inbound SET attempted_at=NULL WHERE idem_key=$1`, keys[2])
 	// bridgev2's message ID is the inbound key, as the messages carry no imdn.Message-ID.
-	for _, k := range keys[1:] {
+	for _, k := range keys[1:3] {
 		exec(`DELETE FROM message WHERE id=$1`, k)
+	}
+	exec(`DELETE FROM reaction`)
+	if hs.Kind != tesths.Dendrite {
+		exec(`UPDATE cpim_inbound SET idem_key='forgotten' WHERE idem_key=$1`, keys[5])
 	}
 
 	if err = b.Start(t.Context()); err != nil {
@@ -84,12 +115,21 @@ func testInterruptedDelivery(t *testing.T, db dbtest.Backend) {
 	send("after")
 	waitMessage(t, alice, room, "the message after the restart", fromBob("after"))
 
-	checkSequence(t, "bob's messages", messagesFrom(t, alice, room, ghost), append(sent, "after"), func(string) string { return "" })
+	var got []string
+	for _, evt := range roomEvents(t, alice, room) {
+		if c := evt.Content.AsMessage(); evt.Sender == ghost && c.RelatesTo.GetReplaceID() == "" {
+			got = append(got, c.Body)
+		}
+	}
+	checkSequence(t, "bob's messages", got, append(sent, "after"), func(string) string { return "" })
+	if edits, reactions := relatedFrom(t, alice, room, ghost); edits != 1 || reactions != 2 {
+		t.Errorf("bob's edits and reactions after the restart: %d and %d, want 1 and 2", edits, reactions)
+	}
 
-	for i, k := range keys {
+	for i, k := range keys[1:3] {
 		var n int
 		if err = sqlDB.QueryRow(t.Context(), `SELECT COUNT(*) FROM message WHERE id=$1`, k).Scan(&n); err != nil || n != 1 {
-			t.Errorf("bridgev2 message rows for %q: %d (%v), want 1", sent[i], n, err)
+			t.Errorf("bridgev2 message rows for %q: %d (%v), want 1", sent[i+1], n, err)
 		}
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -99,4 +139,25 @@ func testInterruptedDelivery(t *testing.T, db dbtest.Backend) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// relatedFrom counts the edits and reactions sender sent in the room.
+func relatedFrom(t *testing.T, cli *mautrix.Client, roomID id.RoomID, sender id.UserID) (edits, reactions int) {
+	t.Helper()
+	resp, err := cli.Messages(t.Context(), roomID, "", "", mautrix.DirectionBackward, &mautrix.FilterPart{Senders: []id.UserID{sender}}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, evt := range resp.Chunk {
+		_ = evt.Content.ParseRaw(evt.Type)
+		switch c := evt.Content.Parsed.(type) {
+		case *event.MessageEventContent:
+			if c.RelatesTo.GetReplaceID() != "" {
+				edits++
+			}
+		case *event.ReactionEventContent:
+			reactions++
+		}
+	}
+	return edits, reactions
 }
