@@ -115,6 +115,7 @@ func inboundTxnID(req *http.Request) string {
 	if err != nil {
 		return ""
 	}
+	defer body.Close()
 	data, err := io.ReadAll(body)
 	if err != nil || !bytes.Contains(data, inboundKeyJSON) {
 		return ""
