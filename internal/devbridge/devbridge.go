@@ -95,7 +95,9 @@ func (b *Bridge) EditConfig(edit func(cfg map[string]any)) error {
 	return writeYAML(b.Config, cfg)
 }
 
-// Start runs the bridge and waits until it answers on its appservice listener.
+// Start runs the bridge and waits until it has started: its appservice listener answers and the
+// network connector has mounted its health endpoint, which it does after the gateways' inbound
+// endpoint (until then that answers 503, which a test posting once would take for a failure).
 func (b *Bridge) Start(ctx context.Context) error {
 	out, err := os.OpenFile(b.Stdout, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -113,9 +115,8 @@ func (b *Bridge) Start(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	for {
-		if resp, err := http.Get(b.URL + "/_matrix/mau/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+		if status(b.URL+"/_matrix/mau/ready") == http.StatusOK {
+			if health := status(b.URL + "/_cpim/v1/health"); health != 0 && health != http.StatusNotFound {
 				return nil
 			}
 		}
@@ -127,6 +128,16 @@ func (b *Bridge) Start(ctx context.Context) error {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+// status is the status code of a GET of url, 0 if there was no answer.
+func status(url string) int {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // Stop asks the bridge to stop (SIGINT, as Ctrl-C would) and waits for it; after 30 s it kills it.
