@@ -151,21 +151,26 @@ func TestHomeserver(t *testing.T) {
 	if err != nil {
 		t.Fatalf("send as %s: %v", ghostID, err)
 	}
-	msgs, err := alice.Messages(ctx, room.RoomID, "", "", mautrix.DirectionBackward, nil, 10)
-	if err != nil {
-		t.Fatalf("messages: %v", err)
-	}
-	var found bool
-	for _, evt := range msgs.Chunk {
-		if evt.ID == reply.EventID {
-			found = true
-			if evt.Sender != ghostID {
-				t.Errorf("reply sender = %s, want %s", evt.Sender, ghostID)
+	// Dendrite's sync API learns of an event shortly after the send returns: look again until the
+	// reply shows (30 s at most).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		msgs, err := alice.Messages(ctx, room.RoomID, "", "", mautrix.DirectionBackward, nil, 10)
+		if err != nil {
+			t.Fatalf("messages: %v", err)
+		}
+		for _, evt := range msgs.Chunk {
+			if evt.ID == reply.EventID {
+				if evt.Sender != ghostID {
+					t.Errorf("reply sender = %s, want %s", evt.Sender, ghostID)
+				}
+				return
 			}
 		}
-	}
-	if !found {
-		t.Errorf("alice does not see the reply %s among %d events", reply.EventID, len(msgs.Chunk))
+		if time.Now().After(deadline) {
+			t.Fatalf("alice does not see the reply %s among %d events", reply.EventID, len(msgs.Chunk))
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
