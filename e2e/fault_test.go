@@ -409,6 +409,18 @@ func queuesEmpty(bridgeURL string) bool {
 	return sawOut
 }
 
+// waitQueuesEmpty waits up to 30 s for queuesEmpty, and fails the test naming when it began waiting.
+func waitQueuesEmpty(t *testing.T, bridgeURL, since string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !queuesEmpty(bridgeURL) {
+		if time.Now().After(deadline) {
+			t.Fatalf("messages still waiting in the bridge's queues 30 s %s", since)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // allRoomMessages pages through the whole room and returns its message events, oldest first.
 func allRoomMessages(t *testing.T, cli *mautrix.Client, roomID id.RoomID) []*event.Event {
 	t.Helper()

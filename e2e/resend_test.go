@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"testing"
-	"time"
 
 	"maunium.net/go/mautrix"
 	"maunium.net/go/mautrix/event"
@@ -132,13 +131,7 @@ func testInterruptedDelivery(t *testing.T, db dbtest.Backend) {
 			t.Errorf("bridgev2 message rows for %q: %d (%v), want 1", sent[i+1], n, err)
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for !queuesEmpty(b.URL) {
-		if time.Now().After(deadline) {
-			t.Fatal("inbound messages still pending 30 s after the last one reached Matrix")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	waitQueuesEmpty(t, b.URL, "after the last message reached Matrix")
 }
 
 // relatedFrom counts the edits and reactions sender sent in the room.
