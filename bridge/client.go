@@ -43,7 +43,12 @@ func (cl *Client) IsThisUser(_ context.Context, u networkid.UserID) bool {
 // dmPortalKey is the DM between this login and a remote address. The receiver makes it this user's
 // own conversation: two Matrix users talking to the same contact have two rooms.
 func (cl *Client) dmPortalKey(ghost networkid.UserID) networkid.PortalKey {
-	return networkid.PortalKey{ID: networkid.PortalID(ghost), Receiver: cl.login.ID}
+	return dmKey(cl.login.ID, ghost)
+}
+
+// dmKey is the portal key of the DM between a login and a contact's ghost.
+func dmKey(login networkid.UserLoginID, ghost networkid.UserID) networkid.PortalKey {
+	return networkid.PortalKey{ID: networkid.PortalID(ghost), Receiver: login}
 }
 
 func (cl *Client) dmInfo(ghost networkid.UserID) *bridgev2.ChatInfo {

@@ -102,7 +102,8 @@ func (c *Connector) answerDelivered(ctx context.Context, cl *Client, key network
 }
 
 // answerFailed queues the negative delivery notification for row, a stored message that will
-// never reach Matrix, if it asked for one. It goes From the recipient the gateway addressed.
+// never reach Matrix, if it asked for one. It goes From the recipient the gateway addressed, in
+// the queue of their DM with the sender, where the DM's other notifications go.
 func (c *Connector) answerFailed(ctx context.Context, row *database.Inbound) error {
 	m, err := cpim.Parse(row.Body)
 	if err != nil {
@@ -121,7 +122,7 @@ func (c *Connector) answerFailed(ctx context.Context, row *database.Inbound) err
 	if n == nil || err != nil {
 		return nil
 	}
-	return c.queueNotification(ctx, networkid.PortalKey{ID: networkid.PortalID(ghost)}, ghost, imdn.KindDelivery, imdn.MessageID(m), n)
+	return c.queueNotification(ctx, dmKey(portal.LoginID(uri), ghost), ghost, imdn.KindDelivery, imdn.MessageID(m), n)
 }
 
 // HandleMatrixReadReceipt answers the display requests of the contacts' messages the user has now
