@@ -82,8 +82,8 @@ func (c *Connector) deliveryStep(ctx context.Context, lane string) (laneStep, ti
 // way Accept refuses a message, because something changed since it was accepted (the bridge now
 // runs with split_portals and it is a group message, say). Retrying would hold up its conversation
 // for good, so it is logged, counted as refused, answered with a failed delivery notification if
-// the sender asked for one (RFC 5438), and marked done; its key stays remembered, so that the
-// gateway's retries are still recognised.
+// the sender asked for one (RFC 5438), and marked done. A retry from the gateway gets Accept's
+// refusal, for the same reason.
 func (c *Connector) dropInbound(ctx context.Context, row *database.Inbound, reason error) error {
 	log := c.inboundLog().With().Str("gateway", row.Gateway).Str("key", row.Key).Logger()
 	log.Error().Err(reason).Msg("Dropping an inbound message that cannot reach Matrix")
